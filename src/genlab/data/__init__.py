@@ -1,0 +1,1 @@
+"""Data sources (MNIST, CryptoPunks, user images) and datasets built from them."""

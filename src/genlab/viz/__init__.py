@@ -1,0 +1,1 @@
+"""Figures: image grids, strips, curves and maps, written as PNG files."""

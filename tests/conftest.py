@@ -1,0 +1,28 @@
+"""Shared test set-up: an isolated genlab cache per test session, and a seeded RNG per test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Never read or write the user's ~/.cache/genlab from tests."""
+    path = tmp_path_factory.mktemp("genlab-cache")
+    old = os.environ.get("GENLAB_CACHE")
+    os.environ["GENLAB_CACHE"] = str(path)
+    os.environ.pop("GENLAB_MNIST", None)
+    yield path
+    if old is None:
+        os.environ.pop("GENLAB_CACHE", None)
+    else:
+        os.environ["GENLAB_CACHE"] = old
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
