@@ -14,7 +14,6 @@ from genlab import __version__
 from genlab.cli import arith, data, images, report
 from genlab.errors import GenlabError
 
-
 app = typer.Typer(
     help="Small generative image models and seq2seq arithmetic: train, sample, measure, explain.",
     no_args_is_help=True,
@@ -37,7 +36,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     from genlab.train.progress import set_quiet
 

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Inspect data sources: MNIST, CryptoPunks, your own folders, zips and arrays.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect data sources: MNIST, CryptoPunks, your own folders, zips and arrays.", no_args_is_help=True
+)
 
 
 @app.command()
 def info(
-    source: str = typer.Argument(..., help="mnist, punks, fashion-mnist, or a folder / .zip / .npy / .npz path."),
+    source: str = typer.Argument(
+        ..., help="mnist, punks, fashion-mnist, or a folder / .zip / .npy / .npz path."
+    ),
     grid: Path | None = typer.Option(None, help="Also write a grid of samples to this PNG."),
     n: int = typer.Option(64, help="How many samples the grid shows."),
     seed: int = typer.Option(0, help="Seed for picking the grid's samples."),

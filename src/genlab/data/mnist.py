@@ -97,7 +97,9 @@ def _load_embedded(seed: int) -> MnistData:
 
 def _load_path(path: Path) -> MnistData:
     if not path.exists():
-        raise GenlabError(f"MNIST path {path} does not exist: give a folder of the four IDX files or an mnist.npz")
+        raise GenlabError(
+            f"MNIST path {path} does not exist: give a folder of the four IDX files or an mnist.npz"
+        )
     if path.is_file():
         if path.suffix != ".npz":
             raise GenlabError(f"{path} is not an MNIST source: expected a folder of IDX files or an .npz")
@@ -110,7 +112,9 @@ def _load_npz(path: Path) -> MnistData:
         with np.load(path, allow_pickle=False) as npz:
             parts = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except KeyError as exc:
-        raise GenlabError(f"{path} lacks {exc}: a keras-style mnist.npz has x_train, y_train, x_test, y_test") from None
+        raise GenlabError(
+            f"{path} lacks {exc}: a keras-style mnist.npz has x_train, y_train, x_test, y_test"
+        ) from None
     except Exception as exc:
         raise GenlabError(f"cannot read {path} as .npz: {exc}") from None
     images = np.concatenate([parts["x_train"], parts["x_test"]]).astype(np.uint8)
@@ -126,7 +130,9 @@ def _find_idx(folder: Path, stem: str) -> Path:
         name = candidate.name.replace(".", "-")
         if name.startswith(stem):
             return candidate
-    raise GenlabError(f"{folder} has no {stem} file: an MNIST folder holds the four IDX files (gzipped or not)")
+    raise GenlabError(
+        f"{folder} has no {stem} file: an MNIST folder holds the four IDX files (gzipped or not)"
+    )
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -14,15 +14,23 @@ def describe_source(source: str) -> tuple[dict[str, Any], np.ndarray]:
 
         mnist = load_mnist()
         counts = np.bincount(mnist.labels, minlength=10)
-        split = "none (one pool)" if mnist.is_test is None else f"{(~mnist.is_test).sum()} train / {mnist.is_test.sum()} test"
-        return _summary(mnist.images, mnist.source, labels=f"digits 0-9, per class {counts.tolist()}", split=split), mnist.images
+        split = (
+            "none (one pool)"
+            if mnist.is_test is None
+            else f"{(~mnist.is_test).sum()} train / {mnist.is_test.sum()} test"
+        )
+        return _summary(
+            mnist.images, mnist.source, labels=f"digits 0-9, per class {counts.tolist()}", split=split
+        ), mnist.images
     if source == "punks":
         from genlab.data.punks import load_punks
 
         punks = load_punks()
         top = np.argsort(-punks.labels.sum(0))[:5]
         common = ", ".join(f"{punks.attributes[i]} {punks.labels[:, i].sum()}" for i in top)
-        return _summary(punks.images, punks.source, labels=f"{len(punks.attributes)} attributes (most common: {common})"), punks.rgb()
+        return _summary(
+            punks.images, punks.source, labels=f"{len(punks.attributes)} attributes (most common: {common})"
+        ), punks.rgb()
     raise NotImplementedError(source)
 
 

@@ -62,7 +62,8 @@ class RunDir:
             raise GenlabError(f"{config_file} is not valid JSON ({exc})") from None
         if meta.get("format", 0) > FORMAT:
             raise GenlabError(
-                f"{run.path} was written by a newer genlab (format {meta['format']}); upgrade genlab to open it"
+                f"{run.path} was written by a newer genlab (format {meta["format"]}); "
+                "upgrade genlab to open it"
             )
         kinds = (kind,) if isinstance(kind, str) else kind
         if kinds and meta.get("kind") not in kinds:
@@ -103,16 +104,24 @@ class RunDir:
     def has_weights(self, name: str = "model") -> bool:
         return self.weights_path(name).exists()
 
-    def save_weights(self, module_or_state: torch.nn.Module | dict[str, torch.Tensor], name: str = "model") -> Path:
-        state = module_or_state.state_dict() if isinstance(module_or_state, torch.nn.Module) else module_or_state
+    def save_weights(
+        self, module_or_state: torch.nn.Module | dict[str, torch.Tensor], name: str = "model"
+    ) -> Path:
+        state = (
+            module_or_state.state_dict() if isinstance(module_or_state, torch.nn.Module) else module_or_state
+        )
         # safetensors refuses shared or non-contiguous storage; clone makes each tensor its own
         tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
         return atomic_write(self.weights_path(name), lambda tmp: save_file(tensors, str(tmp)))
 
-    def load_weights(self, name: str = "model", device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    def load_weights(
+        self, name: str = "model", device: str | torch.device = "cpu"
+    ) -> dict[str, torch.Tensor]:
         path = self.weights_path(name)
         if not path.exists():
-            raise GenlabError(f"{self.path} has no {path.name}: the run was not trained to the end of an epoch")
+            raise GenlabError(
+                f"{self.path} has no {path.name}: the run was not trained to the end of an epoch"
+            )
         try:
             return load_file(str(path), device=str(device))
         except Exception as exc:

@@ -48,7 +48,9 @@ def save_image(image: np.ndarray, path: Path | str, scale: int = 1) -> Path:
     return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
 
 
-def save_grid(images: np.ndarray, path: Path | str, ncols: int | None = None, scale: int | None = None) -> Path:
+def save_grid(
+    images: np.ndarray, path: Path | str, ncols: int | None = None, scale: int | None = None
+) -> Path:
     """Save a grid; small images are enlarged so that a grid is at least ~512 px wide."""
     grid = make_grid(images, ncols=ncols)
     if scale is None:
