@@ -62,7 +62,7 @@ class RunDir:
             raise GenlabError(f"{config_file} is not valid JSON ({exc})") from None
         if meta.get("format", 0) > FORMAT:
             raise GenlabError(
-                f"{run.path} was written by a newer genlab (format {meta["format"]}); "
+                f"{run.path} was written by a newer genlab (format {meta['format']}); "
                 "upgrade genlab to open it"
             )
         kinds = (kind,) if isinstance(kind, str) else kind
