@@ -9,6 +9,19 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
+    app.command()(report)
+
+
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run directories (and sweep folders) to report on."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
+    title: str = typer.Option("genlab report", help="The report's title."),
+) -> None:
+    """Build one self-contained HTML report (figures embedded) from any runs."""
+    from genlab.report import build_report
+
+    path = build_report(runs, out, title=title)
+    typer.echo(f"report: {path.resolve()}")
 
 
 def demo(

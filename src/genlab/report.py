@@ -1,0 +1,366 @@
+"""One self-contained HTML report over any run directories (figures embedded, opens offline).
+
+The report shows what the runs hold and nothing else: a part without a run is left out, a
+figure that was never made is not mentioned. Each part opens with a plain-language explanation
+(`report_text`), then its tables and figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import platform
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genlab import __version__, report_text
+from genlab.errors import GenlabError
+from genlab.paths import atomic_write_text
+from genlab.train.rundir import RunDir
+
+IMAGE_KINDS = ("cae", "vae", "gan")
+MODEL_NAMES = {"cae": "Convolutional autoencoder", "vae": "Variational autoencoder", "gan": "GAN"}
+
+# Known figure files, in the order a reader wants them, with captions; any other figure in a
+# run's figures/ is shown after these with a caption made from its file name.
+FIGURE_CAPTIONS: dict[str, str] = {
+    "samples": "Novel images decoded from random latent vectors.",
+    "reconstruction": "Held-out images (top) and their reconstructions (bottom).",
+    "interpolation_linear": "Linear interpolation between random latent points.",
+    "interpolation_slerp": "Spherical (slerp) interpolation between random latent points.",
+    "interpolation_real_linear": "Interpolation between the encodings of two real images.",
+    "interpolation_real_slerp": "Spherical interpolation between the encodings of two real images.",
+    "progress": "Samples from a fixed latent batch at the first, middle and last epochs.",
+    "curves": "Training losses per epoch.",
+    "latent_map": "t-SNE map of latent codes with their images.",
+    "metrics": "Sample quality against the real-vs-real noise floor.",
+    "attributes": "How often generated and real images show each attribute.",
+    "learning_curves": "Loss and exact-match accuracy per epoch, train and test.",
+    "examples": "Test queries with the true and the predicted answers.",
+    "sweep": "Test exact-match accuracy against the fraction of queries used for training.",
+}
+
+
+@dataclass
+class Part:
+    title: str
+    intro: str = ""
+    blocks: list[str] = field(default_factory=list)
+    seconds: float | None = None
+
+
+# -- small HTML helpers -------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return esc(value if value is not None else "")
+    if isinstance(value, float):
+        if 0 < abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return esc(value)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, caption: str = "") -> str:
+    if not rows:
+        return ""
+    columns = list(columns or {k: None for row in rows for k in row})
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"num" if isinstance(row.get(c), int | float) else ""}">{fmt(row.get(c))}</td>'
+            for c in columns
+        )
+        + "</tr>"
+        for row in rows
+    )
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def figure(path: Path, caption: str, alt: str | None = None) -> str:
+    mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".svg": "image/svg+xml"}.get(
+        path.suffix.lower(), "application/octet-stream"
+    )
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (
+        f'<figure><img src="data:{mime};base64,{data}" alt="{esc(alt or caption)}" loading="lazy">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
+
+
+def caption_for(path: Path) -> str:
+    return FIGURE_CAPTIONS.get(path.stem, path.stem.replace("_", " ").capitalize() + ".")
+
+
+def run_figures(run: RunDir, skip: Iterable[str] = ()) -> list[Path]:
+    """A run's figures, known ones first in reading order, then the rest by name."""
+    folder = run.path / "figures"
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.suffix.lower() in (".png", ".gif") and p.stem not in skip]
+    order = {name: i for i, name in enumerate(FIGURE_CAPTIONS)}
+    return sorted(found, key=lambda p: (order.get(p.stem, len(order)), p.name))
+
+
+def markdown_tables(path: Path) -> str:
+    """Render the pipe tables of a small markdown file (the error-analysis tables) as HTML."""
+    blocks: list[str] = []
+    rows: list[list[str]] = []
+    heading = ""
+
+    def flush() -> None:
+        nonlocal rows
+        if len(rows) >= 2:
+            header, body = rows[0], [r for r in rows[1:] if not set("".join(r)) <= set("-: ")]
+            blocks.append(table([dict(zip(header, r, strict=False)) for r in body], header, heading))
+        rows = []
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            rows.append([c.strip() for c in stripped.strip("|").split("|")])
+        else:
+            flush()
+            if stripped.startswith("#"):
+                heading = stripped.lstrip("#").strip()
+    flush()
+    return "".join(blocks)
+
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+def _eval_records(run: RunDir) -> list[dict[str, Any]]:
+    return [r for r in run.metrics() if r.get("eval")]
+
+
+def _training_records(run: RunDir) -> list[dict[str, Any]]:
+    return [r for r in run.metrics() if not r.get("eval") and "epoch" in r]
+
+
+def _train_seconds(run: RunDir) -> float | None:
+    records = _training_records(run)
+    for key in ("train_seconds", "elapsed", "seconds"):
+        if records and key in records[-1]:
+            return float(records[-1][key])
+    return None
+
+
+def generative_part(runs: list[RunDir]) -> Part:
+    part = Part("Generative image models", report_text.GENERATIVE_INTRO)
+    metric_rows: list[dict[str, Any]] = []
+    for run in runs:
+        config = run.config
+        name = MODEL_NAMES.get(run.kind, run.kind)
+        facts = {
+            "data": config.get("data_source") or config.get("data"),
+            "image size": config.get("size"),
+            "latent dim": config.get("latent_dim"),
+            "epochs": len(_training_records(run)) or config.get("epochs"),
+            "train seconds": _train_seconds(run),
+        }
+        facts_html = table([{k: v for k, v in facts.items() if v is not None}])
+        figures = [figure(p, caption_for(p), f"{name}: {caption_for(p)}") for p in run_figures(run)]
+        part.blocks.append(f"<h3>{esc(name)} <small>({esc(run.path.name)})</small></h3>{facts_html}")
+        part.blocks.append('<div class="figures">' + "".join(figures) + "</div>")
+        for record in _eval_records(run):
+            metric_rows.append({"model": name, **{k: v for k, v in record.items() if k != "eval"}})
+    if metric_rows:
+        part.blocks.append("<h3>Sample quality</h3>" + report_text.METRICS_INTRO + table(metric_rows))
+    return part
+
+
+ARITH_COLUMNS = (
+    "task",
+    "train_frac",
+    "enc_layers",
+    "dec_layers",
+    "exact_match",
+    "per_char_accuracy",
+    "readback_accuracy",
+    "epochs",
+    "train_seconds",
+)
+
+
+def _arith_row(run: RunDir) -> dict[str, Any]:
+    config = run.config
+    row: dict[str, Any] = {"run": run.path.name}
+    for key in ("task", "train_frac", "enc_layers", "dec_layers"):
+        if key in config:
+            row[key] = config[key]
+    evals = _eval_records(run)
+    if evals:
+        row.update({k: v for k, v in evals[-1].items() if isinstance(v, int | float) and k != "eval"})
+    row.setdefault("epochs", len(_training_records(run)))
+    seconds = _train_seconds(run)
+    if seconds is not None:
+        row.setdefault("train_seconds", seconds)
+    return row
+
+
+def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
+    part = Part("Sequence-to-sequence arithmetic", report_text.ARITH_INTRO)
+    rows = [_arith_row(run) for run in runs]
+    if rows:
+        present = [c for c in ARITH_COLUMNS if any(c in r for r in rows)]
+        extra = [c for c in {k: None for r in rows for k in r} if c not in present and c != "run"]
+        part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, ["run", *present, *extra]))
+    for sweep in sweeps:
+        part.blocks.append("<h3>Train fraction and depth</h3>" + report_text.SPLITS_INTRO)
+        for md in sorted(sweep.glob("results.md")):
+            part.blocks.append(markdown_tables(md))
+        part.blocks.append(
+            '<div class="figures">'
+            + "".join(figure(p, caption_for(p)) for p in sorted(sweep.glob("*.png")))
+            + "</div>"
+        )
+    for run in runs:
+        figures = run_figures(run)
+        if not figures:
+            continue
+        title = f"{run.config.get('task', run.kind)}: {run.path.name}"
+        tables = "".join(markdown_tables(p) for p in sorted((run.path / "figures").glob("*.md")))
+        intro = report_text.ERRORS_INTRO if tables else ""
+        part.blocks.append(
+            f"<h3>{esc(title)}</h3>{intro}{tables}"
+            + '<div class="figures">'
+            + "".join(figure(p, caption_for(p), f"{title}: {caption_for(p)}") for p in figures)
+            + "</div>"
+        )
+    return part
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def data_sources(runs: Iterable[RunDir]) -> list[str]:
+    sources: list[str] = []
+    for run in runs:
+        config = run.config
+        for key in ("data_source", "mnist_source", "source"):
+            value = config.get(key)
+            if isinstance(value, str) and value and value not in sources:
+                sources.append(value)
+    return sources
+
+
+def machine_summary() -> str:
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
+    return f"{cpu}, {os.cpu_count()} cores, {device}; torch {torch.__version__}, genlab {__version__}"
+
+
+def classify(paths: Sequence[Path]) -> tuple[list[RunDir], list[RunDir], list[Path]]:
+    """Split paths into image runs, arithmetic runs and sweep folders; unknown paths are errors."""
+    image_runs: list[RunDir] = []
+    arith_runs: list[RunDir] = []
+    sweeps: list[Path] = []
+    for path in paths:
+        if (path / "results.csv").exists() and not (path / "config.json").exists():
+            sweeps.append(path)
+            continue
+        run = RunDir.open(path)
+        if run.kind in IMAGE_KINDS:
+            image_runs.append(run)
+        elif run.kind.startswith("arith"):
+            arith_runs.append(run)
+        else:
+            raise GenlabError(f"{path} is a {run.kind!r} run, which the report does not know how to show")
+    return image_runs, arith_runs, sweeps
+
+
+def build_report(
+    paths: Sequence[Path],
+    out: Path,
+    title: str = "genlab report",
+    seeds: Sequence[int] | None = None,
+    timings: dict[str, float] | None = None,
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write one self-contained HTML file over the given runs and sweep folders."""
+    if not paths:
+        raise GenlabError("no runs given: name one or more run directories (the --out of a training)")
+    image_runs, arith_runs, sweeps = classify([Path(p) for p in paths])
+    parts: list[Part] = []
+    if image_runs:
+        parts.append(generative_part(image_runs))
+    if arith_runs or sweeps:
+        parts.append(arithmetic_part(arith_runs, sweeps))
+    timings = dict(timings or {})
+    for part in parts:
+        if part.title in timings:
+            part.seconds = timings[part.title]
+    all_runs = image_runs + arith_runs
+    seeds = sorted(set(seeds or [r.config.get("seed") for r in all_runs if r.config.get("seed") is not None]))
+    header_rows = [
+        {"": "data", "value": "; ".join(data_sources(all_runs)) or "not recorded by these runs"},
+        {"": "machine", "value": machine_summary()},
+        {"": "seeds", "value": ", ".join(str(s) for s in seeds) or "not recorded"},
+        {"": "created", "value": time.strftime("%Y-%m-%d %H:%M")},
+    ]
+    header_rows += [{"": f"time: {name}", "value": f"{sec:.0f} s"} for name, sec in timings.items()]
+    body = [f"<header><h1>{esc(title)}</h1>{table(header_rows)}"]
+    body += [f'<p class="note">{esc(n)}</p>' for n in notes]
+    nav = "".join(f'<a href="#part{i}">{esc(p.title)}</a>' for i, p in enumerate(parts))
+    body.append(f"<nav>{nav}</nav></header>")
+    for i, part in enumerate(parts):
+        took = f" <small>({part.seconds:.0f} s)</small>" if part.seconds else ""
+        body.append(f'<section id="part{i}"><h2>{esc(part.title)}{took}</h2>{part.intro}')
+        body.extend(part.blocks)
+        body.append("</section>")
+    page = PAGE.format(title=esc(title), body="\n".join(body))
+    atomic_write_text(out, page)
+    return out
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330;
+       max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem; background: #fcfcfd; }}
+h1 {{ font-size: 1.9rem; margin-bottom: .3rem; }}
+h2 {{ border-bottom: 2px solid #dfe3ea; padding-bottom: .3rem; margin-top: 2.6rem; }}
+h3 {{ margin-top: 2rem; }}
+small {{ color: #667; font-weight: normal; }}
+nav a {{ margin-right: 1.2rem; }}
+p, li {{ max-width: 75ch; }}
+.note {{ color: #8a4b00; }}
+table {{ border-collapse: collapse; margin: .8rem 0 1.2rem; font-size: .92rem; }}
+caption {{ text-align: left; font-weight: 600; padding-bottom: .3rem; }}
+th, td {{ border-bottom: 1px solid #e3e6ec; padding: .3rem .7rem; text-align: left; vertical-align: top; }}
+th {{ background: #f1f3f7; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.figures {{ display: flex; flex-wrap: wrap; gap: 1.2rem; }}
+figure {{ margin: 0; max-width: 100%; }}
+figure img {{ max-width: min(100%, 1000px); max-height: 640px; border: 1px solid #e3e6ec; }}
+figcaption {{ font-size: .9rem; color: #445; max-width: 60ch; }}
+code {{ background: #eef0f4; padding: 0 .25em; border-radius: 3px; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""

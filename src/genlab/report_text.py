@@ -1,0 +1,70 @@
+"""Plain-language explanations that open each part of the report, for a student meeting these
+models for the first time. Kept apart from the HTML code so they can be read and edited as prose.
+"""
+
+GENERATIVE_INTRO = """
+<p>All three models here learn from the same pictures and are built from the same convolutional
+blocks: an <b>encoder</b> (a stack of strided convolutions) squeezes an image into a short vector
+of numbers, the <b>latent code</b>, and a <b>decoder</b> (transposed convolutions, the encoder run
+backwards) turns such a vector back into an image. They differ in what they ask of that code.</p>
+<ul>
+<li><b>Convolutional autoencoder (CAE).</b> Trained only to reproduce its input: encoder then
+decoder, with the pixel error as the loss. Its reconstructions are good, but nothing makes its
+latent space tidy, so a random vector often decodes to nonsense; to sample from it genlab fits a
+Gaussian to the codes of the training images and decodes draws from that.</li>
+<li><b>Variational autoencoder (VAE).</b> The encoder outputs a mean and a spread for every latent
+dimension, and a <b>sampling layer</b> draws the code from them (z = mu + sigma * eps, so gradients
+still flow). Besides the reconstruction error the loss has a <b>KL term</b> that pulls each of these
+small Gaussians towards a standard normal. That packs the codes into one smooth cloud, so any
+random draw from N(0, I) decodes to a plausible image and interpolations change gradually. The price
+is blur: averaging over nearby codes softens details.</li>
+<li><b>Generative adversarial network (GAN).</b> No encoder: a <b>generator</b> (a decoder) maps
+random noise to images, and a <b>discriminator</b> (an encoder ending in one number) learns to tell
+real images from generated ones. The two are trained against each other with the
+<b>adversarial loss</b>: the discriminator is rewarded for telling them apart, the generator for
+fooling it. Nothing compares pixels, so samples are sharp, but training is a balancing act and can
+collapse onto a few outputs; genlab samples from a moving average of the generator's weights, which
+is steadier.</li>
+</ul>
+<p>Interpolation walks in a straight line (<i>linear</i>) or along the sphere where Gaussian
+samples live (<i>slerp</i>) between two latent points and decodes every step; the latent map
+places each encoded image by t-SNE so that similar codes sit close together.</p>
+"""
+
+METRICS_INTRO = """
+<p>How good are the samples? Each metric compares a set of generated images with real ones in a
+<b>feature space</b>: images are passed through a classifier and compared by its internal features,
+not by raw pixels. <b>FID</b> fits a Gaussian to each set of features and measures the distance
+between the two (0 means identical statistics; lower is better). <b>KID</b> asks the same with a
+kernel and has no bias at small sample sizes. <b>Precision</b> is the share of generated images that
+fall among real ones (are the samples realistic?), <b>recall</b> the share of real images that the
+samples cover (is the variety there?). Two halves of the real data scored against each other give
+the <b>noise floor</b>: no model can be expected to beat it.</p>
+"""
+
+ARITH_INTRO = """
+<p>An <b>encoder-decoder recurrent model</b> reads a query such as <code>81+24</code> one symbol
+at a time. The <b>encoder</b> (an LSTM or GRU) updates a hidden state after every symbol, so that
+at the end that state summarises the whole query. The <b>decoder</b>, another recurrent network,
+starts from that summary and writes the answer one character at a time (<code>105</code>); in the
+autoregressive version each character it writes is fed back in to help choose the next. When the
+query is written in handwriting, a small convolutional network first turns each 28x28 digit image
+into a vector for the encoder; when the answer must be drawn, the decoder's output at each step goes
+through transposed convolutions to a 28x28 image, which a separate digit classifier reads back.</p>
+<p><b>Accuracy</b> here always means the whole answer is right (exact match), measured on queries
+the model never saw in training and, for handwriting, on writers' digits never seen in training.
+Per-character accuracy is shown beside it and labelled as such: it flatters a model, since
+<code>104</code> for <code>105</code> is two-thirds right but still a wrong answer.</p>
+"""
+
+SPLITS_INTRO = """
+<p>How much of the 20,000 possible queries must a model see to generalise? Each line trains on a
+fraction of them and is tested on the rest. One and two encoder layers are compared: a second
+layer adds capacity, which helps only when there is enough data to use it.</p>
+"""
+
+ERRORS_INTRO = """
+<p>Which mistakes does a model make? Errors are split by operator, by whether the sum needs a carry
+(or the difference a borrow), by sign and length of the answer, and by how far the predicted number
+is off. The heatmaps show the error rate over every pair of operands.</p>
+"""

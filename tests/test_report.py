@@ -1,0 +1,79 @@
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from genlab.cli import app
+from genlab.errors import GenlabError
+from genlab.report import build_report
+from genlab.train.rundir import RunDir
+from genlab.viz.grid import save_grid
+
+
+class Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path):
+    collector = Collector()
+    collector.feed(path.read_text())
+    collector.close()
+    return collector, " ".join(collector.text)
+
+
+def make_image_run(path, kind="vae"):
+    run = RunDir.create(path, kind, {"data_source": "CryptoPunks test source", "size": 16, "seed": 3})
+    save_grid(np.random.default_rng(0).random((4, 3, 16, 16)), run.figures_dir / "samples.png")
+    run.append_metrics({"epoch": 1, "loss": 1.0, "train_seconds": 2.5})
+    run.append_metrics({"eval": True, "features": "pixels (weak)", "fid": 12.5})
+    return run
+
+
+def make_arith_run(path):
+    run = RunDir.create(path, "arith", {"task": "text2text", "train_frac": 0.5, "seed": 1})
+    run.append_metrics({"epoch": 1, "train_loss": 0.3})
+    run.append_metrics({"eval": True, "exact_match": 0.987, "per_char_accuracy": 0.995})
+    table = "## By operator\n\n| op | error rate |\n|---|---|\n| + | 0.01 |\n"
+    (run.figures_dir / "errors.md").write_text(table)
+    save_grid(np.zeros((2, 1, 8, 8)), run.figures_dir / "examples.png")
+    return run
+
+
+def test_report_embeds_figures_and_states_sources(tmp_path):
+    image_run = make_image_run(tmp_path / "vae")
+    arith_run = make_arith_run(tmp_path / "t2t")
+    out = build_report([image_run.path, arith_run.path], tmp_path / "report.html", timings={"x": 1.0})
+    collector, text = parse(out)
+    assert len(collector.images) == 2
+    assert all(img["src"].startswith("data:image/png;base64,") and img["alt"] for img in collector.images)
+    assert "CryptoPunks test source" in text
+    assert "Variational autoencoder" in text and "Sequence-to-sequence arithmetic" in text
+    assert "0.987" in text and "By operator" in text and "pixels (weak)" in text
+
+
+def test_parts_without_runs_are_left_out(tmp_path):
+    image_run = make_image_run(tmp_path / "gan", kind="gan")
+    _, text = parse(build_report([image_run.path], tmp_path / "r.html"))
+    assert "Generative image models" in text
+    assert "Sequence-to-sequence" not in text
+
+
+def test_report_command_and_bad_input(tmp_path):
+    run = make_arith_run(tmp_path / "t2t")
+    result = CliRunner().invoke(app, ["report", str(run.path), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.html").exists()
+    with pytest.raises(GenlabError, match="not a genlab run"):
+        (tmp_path / "plain").mkdir()
+        build_report([tmp_path / "plain"], tmp_path / "x.html")
