@@ -104,7 +104,7 @@ def _load_path(path: Path) -> MnistData:
         if path.suffix != ".npz":
             raise GenlabError(f"{path} is not an MNIST source: expected a folder of IDX files or an .npz")
         return _load_npz(path)
-    return _load_idx_folder(path)
+    return load_idx_folder(path)
 
 
 def _load_npz(path: Path) -> MnistData:
@@ -153,7 +153,7 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
-def _load_idx_folder(folder: Path) -> MnistData:
+def load_idx_folder(folder: Path) -> MnistData:
     parts = {
         stem: read_idx(_find_idx(folder, stem))
         for stem in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
