@@ -17,20 +17,44 @@ def info(
         ..., help="mnist, punks, fashion-mnist, or a folder / .zip / .npy / .npz path."
     ),
     grid: Path | None = typer.Option(None, help="Also write a grid of samples to this PNG."),
+    size: int | None = typer.Option(
+        None, help="Resize to SIZE x SIZE (centre-cropped) as training would; default: native size."
+    ),
+    channels: int | None = typer.Option(
+        None, help="1 (grey) or 3 (RGB); default: 1 for mnist and fashion-mnist, else 3."
+    ),
     n: int = typer.Option(64, help="How many samples the grid shows."),
     seed: int = typer.Option(0, help="Seed for picking the grid's samples."),
+    download: bool = typer.Option(
+        False,
+        "--download",
+        "--mnist-download",
+        help="mnist only: first fetch full MNIST (70,000 digits) from the public mirrors into the cache.",
+    ),
 ) -> None:
     """Print what a source holds: count, shape, dtype, value range, labels, and where it came from."""
     import numpy as np
 
-    from genlab.data.sources import describe_source
+    from genlab.data.images import load_images
+    from genlab.data.sources import describe
+    from genlab.errors import GenlabError
 
-    summary, images = describe_source(source)
-    for key, value in summary.items():
-        typer.echo(f"{key + ':':<12} {value}")
+    if download:
+        if source != "mnist":
+            raise GenlabError(f"--download fetches MNIST only; drop it for {source}")
+        from genlab.data.mnist import download_mnist
+        from genlab.train.progress import say
+
+        say("downloading full MNIST (about 11 MB) into the genlab cache ...")
+        download_mnist()
+    if channels is None:
+        channels = 1 if source in ("mnist", "fashion-mnist") else 3
+    data = load_images(source, size=size, channels=channels)
+    for key, value in describe(data).items():
+        typer.echo(f"{key + ':':<9} {value}")
     if grid is not None:
         from genlab.viz.grid import save_grid
 
-        pick = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
-        save_grid(images[np.sort(pick)], grid)
-        typer.echo(f"{'grid:':<12} {grid}")
+        pick = np.random.default_rng(seed).choice(len(data), size=min(n, len(data)), replace=False)
+        save_grid(data.images[np.sort(pick)], grid)
+        typer.echo(f"{'grid:':<9} {grid}")

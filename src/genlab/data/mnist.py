@@ -60,7 +60,9 @@ def load_mnist(source: str | Path = "auto", download: bool = False, seed: int = 
         return _load_embedded(seed)
     env = os.environ.get("GENLAB_MNIST")
     if env:
-        data = _load_path(Path(env))
+        if not Path(env).expanduser().exists():
+            raise GenlabError(f"$GENLAB_MNIST points at {env}, which does not exist: fix or unset it")
+        data = _load_path(Path(env).expanduser())
         data.source = f"$GENLAB_MNIST ({data.source})"
         return data
     cached = _cached_full_dir()
@@ -146,6 +148,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise GenlabError(f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise GenlabError(f"{path} is truncated: its IDX header is incomplete")
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
@@ -171,8 +175,17 @@ def _cached_full_dir() -> Path:
     return cache_dir() / "mnist-full"
 
 
-def download_mnist(mirrors: tuple[str, ...] = MIRRORS, timeout: float = 30.0) -> Path:
-    """Fetch full MNIST into the cache, verifying each file's MD5 before it is kept."""
+def download_mnist(mirrors: tuple[str, ...] | None = None, timeout: float = 30.0) -> Path:
+    """Fetch full MNIST into the cache, verifying each file's MD5 before it is kept.
+
+    Mirrors default to `$GENLAB_MNIST_MIRRORS` (comma-separated base URLs), else MIRRORS.
+    Each file is written atomically only after its checksum matches, and the cache is used
+    only when all four are present, so a failed download never leaves a half-written MNIST.
+    """
+    if mirrors is None:
+        env = os.environ.get("GENLAB_MNIST_MIRRORS", "")
+        mirrors = tuple(m.strip() for m in env.split(",") if m.strip()) or MIRRORS
+    mirrors = tuple(m if m.endswith("/") else m + "/" for m in mirrors)
     target = _cached_full_dir()
     for name, md5 in FILES_MD5.items():
         dest = target / name
@@ -192,8 +205,10 @@ def download_mnist(mirrors: tuple[str, ...] = MIRRORS, timeout: float = 30.0) ->
             atomic_write_bytes(dest, data)
             break
         else:
+            reasons = " ".join("; ".join(errors).split())[:200]
             raise GenlabError(
-                f"could not download {name} ({'; '.join(errors)[:200]}); "
-                "without a network, use the embedded subset or give --mnist PATH"
+                f"could not download {name} ({reasons}); "
+                "without a network, drop --download to use the embedded subset, "
+                "or point $GENLAB_MNIST at MNIST files you already have"
             )
     return target

@@ -1,45 +1,42 @@
-"""Named sources behind `genlab data info`: one place that turns a name or path into arrays."""
+"""What `genlab data info` prints about a source: one summary built from `load_images`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-
-def describe_source(source: str) -> tuple[dict[str, Any], np.ndarray]:
-    """A printable summary of a source and its images (uint8, NHW or NHWC) for a grid."""
-    if source == "mnist":
-        from genlab.data.mnist import load_mnist
-
-        mnist = load_mnist()
-        counts = np.bincount(mnist.labels, minlength=10)
-        split = (
-            "none (one pool)"
-            if mnist.is_test is None
-            else f"{(~mnist.is_test).sum()} train / {mnist.is_test.sum()} test"
-        )
-        return _summary(
-            mnist.images, mnist.source, labels=f"digits 0-9, per class {counts.tolist()}", split=split
-        ), mnist.images
-    if source == "punks":
-        from genlab.data.punks import load_punks
-
-        punks = load_punks()
-        top = np.argsort(-punks.labels.sum(0))[:5]
-        common = ", ".join(f"{punks.attributes[i]} {punks.labels[:, i].sum()}" for i in top)
-        return _summary(
-            punks.images, punks.source, labels=f"{len(punks.attributes)} attributes (most common: {common})"
-        ), punks.rgb()
-    raise NotImplementedError(source)
+from genlab.data.images import ImageSet
 
 
-def _summary(images: np.ndarray, source: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "source": source,
+def describe(data: ImageSet) -> dict[str, str]:
+    """A printable summary of an ImageSet: count, shape, dtype, value range, labels, skips, origin."""
+    images = data.images
+    summary = {
+        "source": data.source,
         "count": f"{len(images):,}",
-        "shape": "x".join(str(d) for d in images.shape[1:]),
+        "shape": "x".join(str(d) for d in images.shape[1:]) + " (height x width x channels)",
         "dtype": str(images.dtype),
         "range": f"{images.min()}..{images.max()}",
-        **extra,
+        "labels": describe_labels(data.labels, data.label_names),
     }
+    if data.skipped:
+        shown = "; ".join(data.skipped[:5]) + ("; ..." if len(data.skipped) > 5 else "")
+        summary["skipped"] = f"{len(data.skipped)} unreadable file(s): {shown}"
+    return summary
+
+
+def describe_labels(labels: np.ndarray | None, names: list[str] | None) -> str:
+    """Class counts for int labels, the most common attributes for multi-label ones."""
+    if labels is None:
+        return "none"
+    if labels.ndim == 2:
+        counts = labels.sum(0)
+        top = np.argsort(-counts, kind="stable")[:5]
+        common = ", ".join(f"{_name(names, i)} {counts[i]:,}" for i in top)
+        return f"{labels.shape[1]} attributes per image (most common: {common})"
+    counts = np.bincount(labels)
+    per_class = ", ".join(f"{_name(names, i)}: {c:,}" for i, c in enumerate(counts))
+    return f"{len(counts)} classes ({per_class})"
+
+
+def _name(names: list[str] | None, i: int) -> str:
+    return names[i] if names is not None and i < len(names) else str(i)
