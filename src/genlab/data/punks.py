@@ -53,9 +53,13 @@ def load_punks() -> PunksData:
     key = cache_key("punks", file_fingerprint(pickle_path))
     arrays = load_cached("punks", key)
     if arrays is None:
+        import warnings
+
         import pandas as pd
 
-        frame = pd.read_pickle(pickle_path)
+        with warnings.catch_warnings():  # the pickle names numpy.core, which numpy 2 renamed
+            warnings.simplefilter("ignore", DeprecationWarning)
+            frame = pd.read_pickle(pickle_path)
         attributes = [c for c in frame.columns if c != "img"]
         pixels = np.stack([np.asarray(img, dtype=np.float32).reshape(24, 24, 4) for img in frame["img"]])
         arrays = {
