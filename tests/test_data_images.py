@@ -127,6 +127,27 @@ def test_sixteen_bit_and_one_bit_images_keep_their_range(tmp_path):
     assert data.images[1, :, :, 0].tolist() == (np.eye(4) * 255).astype(int).tolist()
 
 
+def test_sixteen_bit_rgba_png_is_composited(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint16)
+    rgba[..., 0], rgba[..., 1], rgba[..., 3] = 65535, 257 * 128, 65535
+    rgba[0, 0, 3] = 0  # one transparent pixel
+    rows = b"".join(b"\0" + rgba[r].astype(">u2").tobytes() for r in range(4))
+    header = struct.pack(">IIBBBBB", 4, 4, 16, 6, 0, 0, 0)  # 16-bit RGBA
+    png = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(rows))
+    (tmp_path / "deep.png").write_bytes(png + png_chunk(b"IEND", b""))
+    data = load_images(tmp_path)
+    assert tuple(data.images[0, 0, 0]) == (255, 255, 255) and tuple(data.images[0, 1, 1]) == (255, 128, 0)
+
+
+def test_big_jpegs_are_decoded_at_a_reduced_scale_with_the_same_look(tmp_path):
+    gradient = np.linspace(0, 255, 800, dtype=np.float32)
+    photo = np.stack([np.add.outer(gradient, gradient) / 2] * 3, -1).astype(np.uint8)  # (800, 800, 3)
+    save(Image.fromarray(photo), tmp_path / "big.jpg", quality=95)
+    small = load_images(tmp_path, size=50).images[0].astype(int)
+    expected = np.asarray(Image.fromarray(photo).resize((50, 50), Image.LANCZOS)).astype(int)
+    assert small.shape == (50, 50, 3) and np.abs(small - expected).mean() < 3
+
+
 def test_channels_grey_to_rgb_replicates_and_rgb_to_grey_uses_luma(tmp_path):
     save(solid(77, mode="L"), tmp_path / "grey.png")
     save(solid((255, 0, 0)), tmp_path / "red.png")
@@ -207,6 +228,7 @@ def test_zip_is_read_in_memory_like_a_folder(tmp_path):
     assert set(tmp_path.iterdir()) == before  # nothing extracted
     assert data.images.shape == (2, 4, 4, 3)
     assert tuple(data.images[1, 0, 0]) == (0, 255, 0)
+    assert data.label_names == ["a", "b"] and data.labels.tolist() == [0, 1]  # "set/" is shared
     assert "zip" in data.source and str(archive) in data.source
 
 
