@@ -63,6 +63,16 @@ def test_info_on_a_folder_of_a_few_hundred_pngs(tmp_path):
     assert again.exit_code == 0 and time.perf_counter() - start < 2.0  # cached: nothing decoded
 
 
+def test_info_on_mixed_sizes_shows_them_at_the_default_size(tmp_path):
+    for i, side in enumerate((20, 40, 90)):
+        Image.new("RGB", (side, side + 10), (i * 50, 0, 0)).save(tmp_path / f"{i}.png")
+    result = runner.invoke(app, ["data", "info", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert fields(result.output)["shape"].strip().startswith("64x64x3")
+    result = runner.invoke(app, ["data", "info", str(tmp_path), "--size", "0"])
+    assert "size must be a positive" in str(result.exception)
+
+
 def test_user_mistakes_are_genlab_errors():
     result = runner.invoke(app, ["data", "info", "/no/such/folder"])
     assert isinstance(result.exception, GenlabError) and "does not exist" in str(result.exception)

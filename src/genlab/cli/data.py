@@ -9,6 +9,7 @@ import typer
 app = typer.Typer(
     help="Inspect data sources: MNIST, CryptoPunks, your own folders, zips and arrays.", no_args_is_help=True
 )
+FALLBACK_SIZE = 64  # genlab's default training size, used when a folder's images differ in size
 
 
 @app.command()
@@ -35,7 +36,7 @@ def info(
     """Print what a source holds: count, shape, dtype, value range, labels, and where it came from."""
     import numpy as np
 
-    from genlab.data.images import load_images
+    from genlab.data.images import MixedSizesError, load_images
     from genlab.data.sources import describe
     from genlab.errors import GenlabError
 
@@ -49,7 +50,18 @@ def info(
         download_mnist()
     if channels is None:
         channels = 1 if source in ("mnist", "fashion-mnist") else 3
-    data = load_images(source, size=size, channels=channels)
+    try:
+        data = load_images(source, size=size, channels=channels)
+    except MixedSizesError:
+        if size is not None:
+            raise
+        from genlab.train.progress import say
+
+        say(
+            f"note: the images have different sizes; showing them centre-cropped and resized to "
+            f"{FALLBACK_SIZE}x{FALLBACK_SIZE} (choose with --size)"
+        )
+        data = load_images(source, size=FALLBACK_SIZE, channels=channels)
     for key, value in describe(data).items():
         typer.echo(f"{key + ':':<9} {value}")
     if grid is not None:

@@ -52,6 +52,10 @@ FASHION_MNIST_CLASSES = [
 CACHE_FORMAT = 1  # bump when the decoding rules change so old cache entries are not reused
 
 
+class MixedSizesError(GenlabError):
+    """`size=None` on images of different sizes: the caller must choose a size."""
+
+
 @dataclass
 class ImageSet:
     """A dataset of images ready for training, and where it came from."""
@@ -428,7 +432,7 @@ def _decode_files(
             continue
         image = _fit_image(image, size)
         if size is None and out and image.shape != out[0].shape:
-            raise GenlabError(
+            raise MixedSizesError(
                 f"images in {where} have different sizes ({kept[0]} is {out[0].shape[1]} px, "
                 f"{name} is {image.shape[1]} px): pass a size (--size) to resize them all"
             )
