@@ -385,6 +385,19 @@ def test_unreadable_npy(tmp_path):
         load_images(tmp_path / "junk.npy")
 
 
+def test_truncated_npy_and_junk_npz(tmp_path):
+    np.save(tmp_path / "whole.npy", np.zeros((10, 8, 8, 3), np.uint8))
+    raw = (tmp_path / "whole.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(
+        GenlabError, match=r"cannot read .*cut\.npy as a NumPy array file: Failed to read all"
+    ):
+        load_images(tmp_path / "cut.npy")
+    (tmp_path / "junk.npz").write_bytes(b"garbage")
+    with pytest.raises(GenlabError, match=r"junk\.npz: it is not a NumPy array file"):
+        load_images(tmp_path / "junk.npz")
+
+
 def test_object_npy_is_refused_without_unpickling(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(GenlabError, match=r"objects\.npy.*never unpickles"):

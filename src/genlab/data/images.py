@@ -320,8 +320,13 @@ def _array_reader(path: Path) -> _Reader:
 def _read_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # object arrays need pickle, which could run code: refuse
-        raise GenlabError(f"cannot read {path}: {exc} (genlab never unpickles arrays)") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):  # object arrays, or bytes NumPy does not recognise
+            raise GenlabError(
+                f"cannot read {path}: it is not a NumPy array file, or it holds Python objects, "
+                "which genlab never unpickles (that could run code); save plain numeric arrays"
+            ) from None
+        raise GenlabError(f"cannot read {path} as a NumPy array file: {_short(exc)}") from None
     except Exception as exc:
         raise GenlabError(f"cannot read {path} as a NumPy array file: {exc}") from None
     if isinstance(loaded, np.ndarray):
