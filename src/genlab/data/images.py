@@ -119,30 +119,46 @@ def _load_named(
         from genlab.data.punks import DEFAULT_BACKGROUND, load_punks
 
         punks = load_punks()
-        images = punks.rgb(background or DEFAULT_BACKGROUND)  # (N, 24, 24, 3)
-        images = _fit_array(images, size, pixel_art=True)
-        return ImageSet(_to_channels(images, channels), punks.labels, punks.attributes, punks.source)
-    if name == "mnist":
-        from genlab.data.mnist import load_mnist
+        bg = background or DEFAULT_BACKGROUND
+        raw, labels, label_names, description = punks.images, punks.labels, punks.attributes, punks.source
 
-        mnist = load_mnist()
-        images, labels, label_names, description = mnist.images, mnist.labels, [str(d) for d in range(10)], ""
-        if mnist.is_test is not None:
-            description = f"; {(~mnist.is_test).sum():,} train + {mnist.is_test.sum():,} test"
-        description = mnist.source + description
-    else:  # fashion-mnist
-        images, labels, description = _load_fashion_mnist()
-        label_names = list(FASHION_MNIST_CLASSES)
-    # (N, 28, 28) grey -> (N, size, size, 1)
-    key = cache_key("named", CACHE_FORMAT, name, _array_digest(images), size)
-    cached = load_cached("images", key) if size not in (None, images.shape[1]) else None
-    if cached is not None:
-        fitted = cached["images"]
+        def prepare() -> np.ndarray:  # (N, 24, 24, 4) RGBA -> (N, size, size, 3)
+            return _fit_array(punks.rgb(bg), size, pixel_art=True)
+
     else:
-        fitted = _fit_array(images[..., None], size, pixel_art=False)
-        if size not in (None, images.shape[1]):
-            save_cached("images", key, {"images": fitted})
-    return ImageSet(_to_channels(fitted, channels), labels, label_names, description)
+        if name == "mnist":
+            from genlab.data.mnist import load_mnist
+
+            mnist = load_mnist()
+            raw, labels, label_names, description = (
+                mnist.images,
+                mnist.labels,
+                [str(d) for d in range(10)],
+                "",
+            )
+            if mnist.is_test is not None:
+                description = f"; {(~mnist.is_test).sum():,} train + {mnist.is_test.sum():,} test"
+            description = mnist.source + description
+        else:  # fashion-mnist
+            raw, labels, description = _load_fashion_mnist()
+            label_names = list(FASHION_MNIST_CLASSES)
+        bg = WHITE
+
+        def prepare() -> np.ndarray:  # (N, 28, 28) grey -> (N, size, size, 1)
+            return _fit_array(raw[..., None], size, pixel_art=False)
+
+    # Lanczos-resized digits are cached; the punks' nearest-neighbour resize takes well under a
+    # second, not worth ~120 MB of cache per size.
+    worth_caching = size is not None and name != "punks"
+    key = cache_key("named", CACHE_FORMAT, name, _array_digest(raw), size, list(bg)) if worth_caching else ""
+    cached = load_cached("images", key) if worth_caching else None
+    if cached is not None:
+        images = cached["images"]
+    else:
+        images = prepare()
+        if worth_caching:
+            save_cached("images", key, {"images": images})
+    return ImageSet(_to_channels(images, channels), labels, label_names, description)
 
 
 def _load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, str]:
