@@ -94,3 +94,12 @@ def test_offline_download_is_one_red_line_and_writes_nothing(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "could not download" in errors[0] and "127.0.0.1:9" in errors[0]
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_describe_source_gives_the_summary_and_images_other_commands_print():
+    from genlab.data.sources import describe_source
+
+    summary, images = describe_source("mnist")
+    assert summary["count"] == "5,000" and images.shape == (5000, 28, 28, 1)
+    summary, images = describe_source("punks", size=32)
+    assert "92 attributes" in summary["labels"] and images.shape == (10000, 32, 32, 3)
