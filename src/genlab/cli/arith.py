@@ -2,9 +2,188 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
     help="Seq2seq arithmetic ('81+24' -> '105') across text and handwriting: train, evaluate, ask.",
     no_args_is_help=True,
 )
+
+TASK_HELP = "text2text | img2text | text2img | img2img"
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (runs/NAME)."),
+    task: str = typer.Option("text2text", help=TASK_HELP),
+    train_frac: float | None = typer.Option(None, help="Fraction of all 20,000 queries to train on [0.5]."),
+    enc_layers: int | None = typer.Option(None, help="Recurrent layers in the encoder [1]."),
+    dec_layers: int | None = typer.Option(None, help="Recurrent layers in the decoder [1]."),
+    hidden: int | None = typer.Option(None, help="Recurrent state size [256]."),
+    cell: str | None = typer.Option(None, help="gru | lstm [gru]."),
+    decoder: str | None = typer.Option(
+        None, help="autoregressive | repeat (the notebook's RepeatVector) [per task]."
+    ),
+    reverse: bool | None = typer.Option(
+        None, "--reverse/--no-reverse", help="Read the query reversed [yes]."
+    ),
+    dropout: float | None = typer.Option(None, help="Dropout between layers and before the head."),
+    epochs: int | None = typer.Option(None, help="Epochs [enough for --steps optimizer steps]."),
+    steps: int | None = typer.Option(None, help="Optimizer steps when --epochs is not given."),
+    batch_size: int | None = typer.Option(None, help="Queries per step [256]."),
+    lr: float | None = typer.Option(None, help="Peak learning rate (warm-up, then cosine decay)."),
+    time_budget: float | None = typer.Option(
+        None, help="Seconds of training; fewer epochs when the first one shows they would not fit."
+    ),
+    seed: int | None = typer.Option(None, help="Seed for the split, handwriting and weights [0]."),
+    mnist: str | None = typer.Option(None, help="MNIST source: auto, embedded or a path [auto]."),
+    shared_handwriting: bool | None = typer.Option(
+        None,
+        "--shared-handwriting/--disjoint-handwriting",
+        help="Let test queries reuse training handwriting (the notebook's setting, for comparison).",
+    ),
+    finetune_cnn: bool | None = typer.Option(
+        None, "--finetune-cnn/--frozen-cnn", help="Train the per-cell CNN too (slower) [frozen]."
+    ),
+    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Warp handwriting [yes]."),
+    max_int: int | None = typer.Option(None, help="Largest operand [99]."),
+    ops: str | None = typer.Option(None, help="Operators, a subset of '+-*' [+-]."),
+    device: str | None = typer.Option(None, help="auto | cpu | cuda | mps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out exactly."),
+) -> None:
+    """Train one model; writes config.json, model.safetensors, metrics.jsonl, figures/curves.png."""
+    from genlab.train.arith import ArithConfig, train_arith
+    from genlab.viz.arith import plot_curves
+
+    options = dict(locals())
+    for name in ("out", "task", "resume", "ArithConfig", "train_arith", "plot_curves"):
+        options.pop(name, None)
+    config = ArithConfig.for_task(task, **options)
+    run = train_arith(config, out, resume=resume)
+    curves = plot_curves(run.figures_dir / "curves.png", run.metrics(), f"{run.config['task']}: training")
+    typer.echo(f"trained {run.path} (curves: {curves}); next: genlab arith evaluate {run.path}")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run directory written by `genlab arith train`."),
+    device: str = typer.Option("cpu", help="Device for inference."),
+) -> None:
+    """Exact-match and per-character accuracy on the run's unseen test queries; figures/examples.png."""
+    from genlab.eval.arith import evaluate_arith
+
+    result = evaluate_arith(run, device=device)
+    if "mnist_source" in result:
+        typer.echo(f"mnist: {result['mnist_source']}")
+    out_image = "readback_accuracy" in result
+    typer.echo(
+        f"{result['task']}: {result['accuracy']:.2%} exact match"
+        + (" (answers read back by the glyph classifier)" if out_image else "")
+        + f" on {result['test_queries']} test queries; per-character accuracy {result['char_accuracy']:.2%}"
+    )
+    if out_image:
+        typer.echo(f"pixel MSE against test-pool handwriting of the answer: {result['pixel_mse']:.4f}")
+    if "query_cells_read_correctly" in result:
+        typer.echo(
+            "queries whose every cell the glyph classifier reads right: "
+            f"{result['query_cells_read_correctly']:.2%}"
+        )
+    if "glyph_classifier_test_accuracy" in result:
+        typer.echo(
+            "glyph classifier accuracy on the test handwriting pool: "
+            f"{result['glyph_classifier_test_accuracy']:.2%}"
+        )
+    typer.echo(f"examples: {result['examples_figure']}")
+
+
+@app.command()
+def ask(
+    run: Path = typer.Argument(..., help="A trained arith run."),
+    query: str | None = typer.Argument(None, help="A query such as '81+24' (not needed with --image)."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Image-input runs: a picture of the whole query, five equal cells side by side."
+    ),
+    write: Path | None = typer.Option(
+        None, "--write", help="Image-output runs: where to write the answer PNG."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+) -> None:
+    """Answer one query, e.g. `genlab arith ask runs/t2t "81+24"`."""
+    from genlab.errors import GenlabError
+    from genlab.eval.arith import ask_arith
+
+    if query is None and image is None:
+        raise GenlabError("give a query such as '81+24', or --image FILE for an image-input run")
+    result = ask_arith(run, query, image, write)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    if "mnist_source" in result:
+        typer.echo(f"mnist: {result['mnist_source']}")
+    if "query_png" in result:
+        typer.echo(f"query written with unseen test-pool handwriting: {result['query_png']}")
+    if "query_read_by_glyph_classifier" in result:
+        typer.echo(
+            f"the glyph classifier reads the image as {result['query_read_by_glyph_classifier'].strip()!r}"
+        )
+    if "answer_png" in result:
+        typer.echo(f"answer image: {result['answer_png']} (the glyph classifier reads {result['answer']!r})")
+    typer.echo(f"{result['query']} = {result['answer']}")
+
+
+@app.command()
+def errors(
+    run: Path = typer.Argument(..., help="A trained arith run."),
+) -> None:
+    """Error analysis: by operator, carry/borrow, sign, length, error size, position; heatmaps."""
+    from genlab.eval.arith_errors import analyze_errors
+
+    result = analyze_errors(run)
+    typer.echo(result["summary"])
+    typer.echo(f"tables: {result['tables_md']}")
+    for fig in result["figures"]:
+        typer.echo(f"figure: {fig}")
+
+
+def _split_list(text: str, kind: type) -> list:
+    from genlab.errors import GenlabError
+
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GenlabError(f"cannot read {text!r} as a comma-separated list of {kind.__name__}") from None
+
+
+@app.command()
+def sweep(
+    out: Path = typer.Option(
+        Path("runs/sweep"), "--out", "-o", help="Folder for the grid's runs and tables."
+    ),
+    tasks: str = typer.Option("text2text,img2text,text2img", help="Comma-separated tasks."),
+    fracs: str = typer.Option("0.5,0.25,0.1,0.05", help="Comma-separated train fractions."),
+    enc_layers: str = typer.Option("1,2", help="Comma-separated encoder depths."),
+    dec_layers: str = typer.Option("1", help="Comma-separated decoder depths."),
+    seeds: str = typer.Option("0", help="Comma-separated seeds (mean and spread over them)."),
+    epochs: int | None = typer.Option(None, help="Epochs per cell [task default]."),
+    steps: int | None = typer.Option(None, help="Optimizer steps per cell when --epochs is not given."),
+    time_budget: float | None = typer.Option(None, help="Seconds of training per cell."),
+) -> None:
+    """Train a grid of runs (resumable) and write results.csv, results.md and figures/sweep.png."""
+    from genlab.train.arith import run_sweep
+
+    result = run_sweep(
+        out,
+        tasks=_split_list(tasks, str),
+        fracs=_split_list(fracs, float),
+        enc_layers=_split_list(enc_layers, int),
+        dec_layers=_split_list(dec_layers, int),
+        seeds=_split_list(seeds, int),
+        epochs=epochs,
+        steps=steps,
+        time_budget=time_budget,
+    )
+    typer.echo(result["table_md"])
+    typer.echo(f"wrote {result['csv']}, {result['md']} and {result['figure']}")

@@ -1,0 +1,181 @@
+"""Encoder-decoder recurrent models for arithmetic, with text or handwriting on either side.
+
+    query  (B, Tq) tokens  or (B, Tq, 28, 28) images
+      -> embedding / per-cell CNN        (B, Tq, E)
+      -> encoder RNN (enc_layers)        final state; context c = top layer's last h  (B, H)
+      -> decoder RNN (dec_layers)        (B, Ta, H), started from the encoder's final state
+      -> head                            (B, Ta, V) logits  or (B, Ta, 28, 28) pixel logits
+
+Two decoders: "repeat" feeds c at every output step (the notebook's RepeatVector); the
+"autoregressive" one also feeds the previous output (a token, or an image), with teacher forcing
+in training and greedy decoding at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from genlab.models.glyphs import CellEncoder
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Seq2SeqSpec:
+    """Everything needed to rebuild a model (stored in the run's config.json)."""
+
+    input_kind: str  # "text" | "image"
+    output_kind: str  # "text" | "image"
+    vocab_size: int
+    query_len: int
+    answer_len: int
+    hidden: int = 256
+    embed_dim: int = 64
+    enc_layers: int = 1
+    dec_layers: int = 1
+    cell: str = "gru"  # "gru" | "lstm"
+    decoder: str = "autoregressive"  # "autoregressive" | "repeat"
+    dropout: float = 0.0
+    reverse: bool = True  # read the query right to left: the last digits meet the decoder first
+    cell_features: int = 128
+    cnn_width: int = 16
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float) -> nn.RNNBase:
+    kind = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+    return kind(input_size, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+
+
+class ImageHead(nn.Module):
+    """(N, H) -> (N, 28, 28) pixel logits: dense -> reshape -> two transposed convolutions."""
+
+    def __init__(self, hidden: int, channels: int = 32) -> None:
+        super().__init__()
+        self.channels = channels
+        self.dense = nn.Sequential(nn.Linear(hidden, channels * 7 * 7), nn.ReLU())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1),  # (C/2) x 14 x 14
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels // 2, 1, 4, 2, 1),  # 1 x 28 x 28
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = self.dense(h).view(-1, self.channels, 7, 7)
+        return self.deconv(x)[:, 0]
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, spec: Seq2SeqSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        s = spec
+        if s.input_kind == "image":
+            self.cell_encoder = CellEncoder(s.cell_features, s.cnn_width)
+            self.in_proj = nn.Linear(s.cell_features, s.embed_dim)
+        else:
+            self.in_embed = nn.Embedding(s.vocab_size, s.embed_dim)
+        self.encoder = _rnn(s.cell, s.embed_dim, s.hidden, s.enc_layers, s.dropout)
+        dec_in = s.hidden
+        if s.decoder == "autoregressive":
+            dec_in += s.embed_dim
+            if s.output_kind == "text":
+                self.out_embed = nn.Embedding(s.vocab_size + 1, s.embed_dim)  # last index = start
+            else:
+                self.out_embed_img = nn.Linear(28 * 28, s.embed_dim)
+                self.start = nn.Parameter(torch.zeros(s.embed_dim))
+        elif s.decoder != "repeat":
+            raise ValueError(f"unknown decoder {s.decoder!r}")
+        self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
+        self.drop = nn.Dropout(s.dropout)
+        self.head = nn.Linear(s.hidden, s.vocab_size) if s.output_kind == "text" else ImageHead(s.hidden)
+
+    # -- encoder ----------------------------------------------------------------------------
+
+    def embed_query(self, query: torch.Tensor) -> torch.Tensor:
+        """tokens (B, Tq) or images (B, Tq, 28, 28) in [0, 1] -> (B, Tq, E)."""
+        if self.spec.input_kind == "text":
+            return self.in_embed(query)
+        b, t = query.shape[:2]
+        feats = self.cell_encoder(query.reshape(b * t, 1, 28, 28)).view(b, t, -1)
+        return self.in_proj(feats)
+
+    def embed_cell_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Precomputed cell features (B, Tq, F) -> (B, Tq, E) (training with a frozen cell CNN)."""
+        return self.in_proj(feats)
+
+    def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor]:
+        """(B, Tq, E) -> (decoder initial state, context (B, H))."""
+        if self.spec.reverse:
+            embedded = embedded.flip(1)
+        _, state = self.encoder(embedded)
+        top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
+        n = self.spec.dec_layers
+        if isinstance(top, tuple):
+            init: State = tuple(t.unsqueeze(0).repeat(n, 1, 1).contiguous() for t in top)  # type: ignore[assignment]
+            context = top[0]
+        else:
+            init, context = top.unsqueeze(0).repeat(n, 1, 1).contiguous(), top
+        return init, context
+
+    # -- decoder ----------------------------------------------------------------------------
+
+    def _feedback(self, previous: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Embedding of the previous output (B, E); None means the start of the answer."""
+        if self.spec.output_kind == "text":
+            if previous is None:
+                previous = torch.full(
+                    (batch,), self.spec.vocab_size, dtype=torch.long, device=self.head.weight.device
+                )
+            return self.out_embed(previous)
+        if previous is None:
+            return self.start.expand(batch, -1)
+        return self.out_embed_img(previous.reshape(batch, -1))
+
+    def _head(self, out: torch.Tensor) -> torch.Tensor:
+        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits."""
+        out = self.drop(out)
+        if self.spec.output_kind == "text":
+            return self.head(out)
+        b, t, h = out.shape
+        return self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
+
+    def decode(self, state: State, context: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing."""
+        b, length = context.shape[0], self.spec.answer_len
+        ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
+        if self.spec.decoder == "repeat":
+            out, _ = self.decoder(ctx, state)
+            return self._head(out)
+        if target is not None:
+            first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
+            if self.spec.output_kind == "text":
+                rest = self.out_embed(target[:, :-1])  # (B, Ta-1, E)
+            else:
+                rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
+            out, _ = self.decoder(torch.cat([torch.cat([first, rest], 1), ctx], -1), state)
+            return self._head(out)
+        # greedy: feed back the model's own previous output
+        previous, logits = None, []
+        for _t in range(length):
+            step_in = torch.cat([self._feedback(previous, b), context], -1).unsqueeze(1)  # (B, 1, E+H)
+            out, state = self.decoder(step_in, state)
+            step = self._head(out)[:, 0]
+            logits.append(step)
+            previous = step.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step)
+        return torch.stack(logits, 1)
+
+    def forward(self, query: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        state, context = self.encode(self.embed_query(query))
+        return self.decode(state, context, target)
+
+    @torch.inference_mode()
+    def predict(self, query: torch.Tensor) -> torch.Tensor:
+        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1]."""
+        logits = self.forward(query)
+        return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)

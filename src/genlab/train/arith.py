@@ -1,0 +1,373 @@
+"""Training the arithmetic seq2seq models: one config, one loop, every task.
+
+    text2text   '81+24' tokens            -> '105' tokens
+    img2text    five handwriting cells     -> '105' tokens
+    text2img    '81+24' tokens            -> three 28x28 answer cells
+    img2img     five handwriting cells     -> three answer cells
+
+Image inputs go through a per-cell CNN that starts as the glyph classifier's trunk; by default it
+stays frozen and the loop reads cell features from a bank of augmented train-pool handwriting
+(computed once, so an epoch costs about as much as text2text). `--finetune-cnn` trains it too.
+Each epoch draws fresh handwriting for every query cell, which is the main augmentation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genlab.data.arithmetic import (
+    ArithSpec,
+    GlyphBank,
+    TaskData,
+    all_queries,
+    augment_cells,
+    load_split,
+    needs_images,
+    save_split,
+    split_queries,
+)
+from genlab.errors import GenlabError
+from genlab.models.seq2seq import Seq2Seq, Seq2SeqSpec
+from genlab.train.device import pick_device
+from genlab.train.progress import progress, say
+from genlab.train.rundir import RunDir
+from genlab.train.seeding import rng_state, seed_everything, set_rng_state
+
+KIND = "arith"
+TASKS = ("text2text", "img2text", "text2img", "img2img")
+FEATURE_AUGMENTS = 8  # augmented copies of every train-pool cell in the frozen-CNN feature bank
+
+
+@dataclass
+class ArithConfig:
+    """One field per `genlab arith train` option; `for_task` fills in the per-task defaults."""
+
+    task: str = "text2text"
+    train_frac: float = 0.5
+    enc_layers: int = 1
+    dec_layers: int = 1
+    hidden: int = 256
+    embed_dim: int = 64
+    cell: str = "gru"
+    decoder: str = "autoregressive"
+    reverse: bool = True
+    dropout: float = 0.0
+    epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    time_budget: float | None = None  # seconds; the schedule shrinks to fit after the first epoch
+    seed: int = 0
+    mnist: str = "auto"
+    shared_handwriting: bool = False
+    handwriting_test_frac: float = 0.2
+    augment: bool = True
+    finetune_cnn: bool = False
+    max_int: int = 99
+    ops: str = "+-"
+    val_size: int = 1000
+    device: str = "auto"
+
+    @classmethod
+    def for_task(cls, task: str, **overrides: Any) -> ArithConfig:
+        """Defaults that reach the quality targets in a few minutes on 2 CPU cores; None = default."""
+        if task not in TASKS:
+            raise GenlabError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise GenlabError(f"unknown arith option(s) {sorted(unknown)}")
+        values = {**TASK_DEFAULTS[task], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(task=task, **values)
+
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise GenlabError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
+        if self.cell not in ("gru", "lstm"):
+            raise GenlabError(f"--cell {self.cell!r}: use gru or lstm")
+        if self.decoder not in ("autoregressive", "repeat"):
+            raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
+        for name in ("enc_layers", "dec_layers", "hidden", "batch_size", "steps"):
+            if getattr(self, name) < 1:
+                raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise GenlabError("--epochs must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise GenlabError(f"--dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def spec(self) -> ArithSpec:
+        return ArithSpec(self.max_int, self.ops)
+
+
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "text2text": {},
+    "img2text": {},
+    "text2img": {"decoder": "repeat", "lr": 2e-3},
+    "img2img": {"decoder": "repeat", "lr": 2e-3},
+}
+
+
+def model_spec(config: ArithConfig) -> Seq2SeqSpec:
+    spec = config.spec
+    return Seq2SeqSpec(
+        input_kind="image" if config.task.startswith("img") else "text",
+        output_kind="image" if config.task.endswith("img") else "text",
+        vocab_size=len(spec.vocab),
+        query_len=spec.query_len,
+        answer_len=spec.answer_len,
+        hidden=config.hidden,
+        embed_dim=config.embed_dim,
+        enc_layers=config.enc_layers,
+        dec_layers=config.dec_layers,
+        cell=config.cell,
+        decoder=config.decoder,
+        dropout=config.dropout,
+        reverse=config.reverse,
+    )
+
+
+def load_config(run: RunDir) -> ArithConfig:
+    stored = dict(run.config)
+    stored.pop("model", None)
+    stored.pop("resolved", None)
+    return ArithConfig(**stored)
+
+
+def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:
+    """Queries, the split (the run's stored one when given) and the handwriting banks."""
+    spec = config.spec
+    queries = all_queries(spec)
+    if run is not None and (run.path / "split.npz").exists():
+        split = load_split(run.path / "split.npz")
+    else:
+        split = split_queries(len(queries), config.train_frac, config.seed, config.val_size)
+    train_bank = test_bank = None
+    source = None
+    if needs_images(config.task):
+        from genlab.eval.glyphs import glyph_banks
+
+        train_bank, test_bank, source = glyph_banks(
+            spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
+        )
+    return TaskData(queries, split, train_bank, test_bank, source)
+
+
+def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> Seq2Seq:
+    model = Seq2Seq(Seq2SeqSpec(**run.config["model"]))
+    model.load_state_dict(run.load_weights(name, device))
+    return model.to(device).eval()
+
+
+def _lr_at(step: int, total: int, peak: float) -> float:
+    """Linear warm-up over the first 5% of steps, then cosine decay to zero."""
+    warm = max(1, int(0.05 * total))
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress_frac = min(1.0, (step - warm) / max(1, total - warm))
+    return peak * 0.5 * (1 + math.cos(math.pi * progress_frac))
+
+
+@torch.inference_mode()
+def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
+    """Cell-CNN features of `copies` augmented versions of every bank image: (copies, M, F)."""
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.from_numpy(bank.images).float().div_(255).unsqueeze(1)  # (M, 1, 28, 28)
+    was_training = model.training
+    model.eval()
+    out = []
+    for c in range(copies):
+        x = augment_cells(images, gen) if c > 0 else images
+        out.append(torch.cat([model.cell_encoder(x[i : i + 4096]) for i in range(0, len(x), 4096)]))
+    model.train(was_training)
+    return torch.stack(out)
+
+
+class Batches:
+    """Turns query indices into model inputs and targets for one task, drawing fresh handwriting."""
+
+    def __init__(self, config: ArithConfig, data: TaskData, model: Seq2Seq, device: torch.device) -> None:
+        self.config, self.data, self.model, self.device = config, data, model, device
+        self.in_image = model.spec.input_kind == "image"
+        self.out_image = model.spec.output_kind == "image"
+        self.features = None
+        if self.in_image and not config.finetune_cnn:
+            copies = FEATURE_AUGMENTS if config.augment else 1
+            self.features = feature_bank(model, data.train_bank, copies, config.seed).to(device)
+
+    def make(
+        self, idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator
+    ) -> tuple[Any, torch.Tensor]:
+        q = self.data.queries
+        qtok, atok = q.query_tokens[idx], q.answer_tokens[idx]
+        if not self.in_image:
+            x: Any = ("tokens", torch.from_numpy(qtok).to(self.device))
+        elif self.features is not None:
+            rows = torch.from_numpy(self.data.train_bank.pick(qtok, rng))  # (B, Tq)
+            copy = torch.from_numpy(rng.integers(0, self.features.shape[0], size=qtok.shape))
+            x = ("features", self.features[copy, rows])  # (B, Tq, F)
+        else:
+            cells = torch.from_numpy(self.data.train_bank.render(qtok, rng)).float().div_(255)
+            b, t = cells.shape[:2]
+            if self.config.augment:
+                cells = augment_cells(cells.view(b * t, 1, 28, 28), gen).view(b, t, 28, 28)
+            x = ("images", cells.to(self.device))
+        if self.out_image:
+            y = torch.from_numpy(self.data.train_bank.render(atok, rng)).float().div_(255).to(self.device)
+        else:
+            y = torch.from_numpy(atok).to(self.device)
+        return x, y
+
+    def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        kind, value = x
+        if kind == "features":
+            embedded = self.model.embed_cell_features(value)
+        else:
+            embedded = self.model.embed_query(value)
+        state, context = self.model.encode(embedded)
+        return self.model.decode(state, context, y)
+
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor, out_image: bool) -> torch.Tensor:
+    if out_image:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> RunDir:
+    """Train (or, with `resume`, continue) one arithmetic model into the run directory `out`."""
+    from genlab.eval.arith import validation_metrics
+
+    if resume:
+        run = RunDir.open(out, KIND)
+        config = load_config(run)
+        state = run.load_state()
+        if state is None or not run.has_weights("last"):
+            raise GenlabError(
+                f"{run.path} has no saved epoch to resume from: train it again without --resume"
+            )
+    else:
+        config.validate()
+        state = None
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    mspec = model_spec(config)
+    model = Seq2Seq(mspec)
+    data = None
+    if not resume:
+        run_config = {**asdict(config), "model": mspec.to_dict()}
+        run = RunDir.create(out, KIND, run_config)
+        data = task_data(config)
+        save_split(run.path / "split.npz", data.split)
+        if mspec.input_kind == "image":
+            from genlab.eval.glyphs import load_glyph_classifier
+
+            classifier, info = load_glyph_classifier(
+                config.mnist, config.seed, config.spec, config.handwriting_test_frac
+            )
+            model.cell_encoder.load_state_dict(classifier.encoder.state_dict())
+    else:
+        model.load_state_dict(run.load_weights("last"))
+    if data is None:
+        data = task_data(config, run)
+    if data.mnist_source:
+        say(f"mnist: {data.mnist_source}")
+    model.to(device)
+    if mspec.input_kind == "image" and not config.finetune_cnn:
+        for p in model.cell_encoder.parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    batches = Batches(config, data, model, device)
+
+    train_idx = data.split.train
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    epochs = config.epochs or max(1, math.ceil(config.steps / steps_per_epoch))
+    start_epoch, step, best, elapsed = 0, 0, -1.0, 0.0
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        start_epoch, step, best = state["epoch"] + 1, state["step"], state["best"]
+        epochs, elapsed = state["planned_epochs"], state["elapsed"]
+    say(
+        f"arith {config.task}: {len(train_idx)} train / {len(data.split.test)} test queries, "
+        f"{epochs} epochs x {steps_per_epoch} steps on {device}"
+    )
+    bar = progress(total=epochs * steps_per_epoch, initial=step, desc=f"train {config.task}")
+    epoch = start_epoch
+    while epoch < epochs:  # `epochs` may shrink after the first epoch to fit a time budget
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([config.seed, epoch])  # per-epoch streams: resume is exact
+        gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        order = rng.permutation(train_idx)
+        model.train()
+        total_loss, total_right, seen = 0.0, 0, 0
+        for i in range(0, len(order), config.batch_size):
+            idx = order[i : i + config.batch_size]
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, epochs * steps_per_epoch, config.lr)
+            x, y = batches.make(idx, rng, gen)
+            logits = batches.logits(x, y)
+            loss = loss_fn(logits, y, mspec.output_kind == "image")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            total_loss += loss.item() * len(idx)
+            seen += len(idx)
+            if mspec.output_kind == "text":
+                total_right += int((logits.argmax(-1) == y).all(-1).sum())
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        val = validation_metrics(model, data, config, device)
+        elapsed += time.perf_counter() - t0
+        record = {
+            "epoch": epoch + 1,
+            "step": step,
+            "train_loss": total_loss / seen,
+            **({"train_acc_teacher_forced": total_right / seen} if mspec.output_kind == "text" else {}),
+            **val,
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": round(elapsed, 2),
+        }
+        if epoch == start_epoch and config.time_budget and state is None:
+            per_epoch = elapsed / (epoch + 1)
+            fit = max(1, int(config.time_budget // per_epoch))
+            if fit < epochs:
+                say(f"time budget {config.time_budget:.0f}s: {fit} epochs instead of {epochs}")
+                epochs = fit
+                bar.total = epochs * steps_per_epoch
+        run.append_metrics(record)
+        improved = val["val_acc"] >= best
+        if improved:
+            best = val["val_acc"]
+            run.save_weights(model, "model")
+        run.save_weights(model, "last")
+        run.save_state(
+            {
+                "optimizer": opt.state_dict(),
+                "rng": rng_state(),
+                "epoch": epoch,
+                "step": step,
+                "best": best,
+                "planned_epochs": epochs,
+                "elapsed": elapsed,
+            }
+        )
+        epoch += 1
+    bar.close()
+    final = run.metrics()[-1] if run.metrics() else {}
+    say(
+        f"done: best val accuracy {best:.2%} after {final.get('epoch', 0)} epochs, {elapsed:.0f}s of training"
+    )
+    return run
