@@ -1,0 +1,144 @@
+"""Feature extractors: one interface, resizing inside, trained ones cached with their accuracy,
+Inception only from local weights."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from genlab.errors import GenlabError
+from genlab.eval import punks_extractor as punks_module
+from genlab.eval.features import (
+    INCEPTION_ENV,
+    as_image_batch,
+    digits_extractor,
+    get_extractor,
+    inception_extractor,
+    punks_extractor,
+    resize,
+)
+from genlab.eval.punks_extractor import PunksTrainConfig, heldout_scores, load_punks_classifier
+from genlab.models.punks_classifier import PunksClassifierConfig
+
+TINY_PUNKS = PunksTrainConfig(epochs=1, limit=600, model=PunksClassifierConfig(width=8, feature_dim=32))
+
+
+def test_images_are_converted_and_resized_for_each_space():
+    grey = torch.rand(5, 1, 28, 28)
+    rgb = resize(grey, 24, 3)
+    assert rgb.shape == (5, 3, 24, 24)
+    assert torch.allclose(rgb[:, 0], rgb[:, 2])
+    back = resize(torch.rand(2, 3, 32, 32), 28, 1)
+    assert back.shape == (2, 1, 28, 28) and 0 <= back.min() and back.max() <= 1
+    assert as_image_batch(torch.full((1, 3, 4, 4), 255, dtype=torch.uint8)).max() == 1.0
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        as_image_batch(torch.full((1, 3, 4, 4), 2.0))
+
+
+def test_pixels_are_labelled_weak_and_keep_channels():
+    extractor = get_extractor("pixels")
+    assert extractor.weak and "WEAK" in extractor.label()
+    assert extractor(torch.rand(7, 3, 32, 32)).shape == (7, 12 * 12 * 3)
+    assert extractor(torch.rand(7, 1, 28, 28)).shape == (7, 12 * 12)
+
+
+def test_unknown_feature_space_is_a_user_error():
+    with pytest.raises(GenlabError, match="use one of punks, digits, inception, pixels"):
+        get_extractor("vgg")
+
+
+def test_inception_without_weights_fails_clearly(monkeypatch):
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    with pytest.raises(GenlabError, match="--inception-weights PATH") as info:
+        get_extractor("inception")
+    assert "never downloads" in str(info.value) and INCEPTION_ENV in str(info.value)
+    with pytest.raises(GenlabError, match="do not exist"):
+        inception_extractor("/nonexistent/inception.pt")
+
+
+def test_inception_refuses_a_plain_state_dict(tmp_path):
+    path = tmp_path / "inception.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(GenlabError, match="neither a torch.export .pt2 archive nor a TorchScript"):
+        inception_extractor(path)
+
+
+class _PoolNet(torch.nn.Module):
+    """A stand-in 'Inception': returns the input size as a check and the per-channel means."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        size = torch.full((x.shape[0], 1), float(x.shape[-1]))
+        return [x, torch.cat([size, x.mean(dim=(2, 3))], dim=1)[:, :, None, None]]
+
+
+def _check_inception(extractor) -> None:
+    images = torch.rand(3, 1, 32, 32)
+    feats = extractor(images)
+    assert feats.shape == (3, 4)  # the last output, flattened
+    assert torch.all(feats[:, 0] == 299)
+    assert torch.allclose(feats[:, 1], images.mean(dim=(1, 2, 3)), atol=2e-3)
+
+
+def test_inception_runs_a_local_torchscript_file_at_299(tmp_path, monkeypatch):
+    path = tmp_path / "inception.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(_PoolNet()).save(str(path))
+    monkeypatch.setenv(INCEPTION_ENV, str(path))
+    _check_inception(get_extractor("inception"))
+
+
+def test_inception_runs_a_torch_export_archive(tmp_path):
+    path = tmp_path / "inception.pt2"
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(_PoolNet(), (torch.rand(2, 3, 299, 299),), dynamic_shapes={"x": {0: batch}})
+    torch.export.save(program, str(path))
+    _check_inception(get_extractor("inception", inception_weights=path))
+
+
+def test_heldout_scores_count_rare_attributes_fairly():
+    labels = torch.tensor([[1, 0], [0, 0], [0, 0], [0, 1]])
+    never = torch.zeros(4, 2)  # predicts nothing: 75% "accurate", but finds nothing
+    scores = heldout_scores(never, labels)
+    assert scores["mean_accuracy"] == pytest.approx(0.75)
+    assert scores["macro_f1"] == 0.0
+    assert scores["balanced_accuracy"] == pytest.approx(0.5)
+    perfect = heldout_scores(labels.float(), labels)
+    assert perfect == {"mean_accuracy": 1.0, "exact_match": 1.0, "macro_f1": 1.0, "balanced_accuracy": 1.0}
+
+
+def test_punks_classifier_is_trained_once_cached_and_reports_accuracy(monkeypatch):
+    model, info = load_punks_classifier(TINY_PUNKS)
+    assert info["n_train"] + info["n_heldout"] == 600
+    assert 0.5 < info["mean_accuracy"] <= 1.0 and 0.0 <= info["macro_f1"] <= 1.0
+    assert len(info["attributes"]) == 92 and len(info["data_fingerprint"]) == 16
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again instead of loading the cache")
+
+    monkeypatch.setattr(punks_module, "train_punks_classifier", no_training)
+    again, info_again = load_punks_classifier(TINY_PUNKS)
+    assert info_again["mean_accuracy"] == info["mean_accuracy"]
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name])
+
+
+def test_punks_extractor_gives_features_and_attribute_probabilities():
+    extractor = punks_extractor(config=TINY_PUNKS)
+    images = torch.rand(6, 3, 32, 32)
+    assert extractor(images).shape == (6, 32)
+    probs = extractor.predict_attributes(images)
+    assert probs.shape == (6, 92) and 0 <= probs.min() and probs.max() <= 1
+    assert "held-out mean attribute accuracy" in extractor.description
+    assert extractor.attributes[:2] == extractor.info["attributes"][:2]
+
+
+def test_digits_use_the_glyph_classifier():
+    extractor = digits_extractor(epochs=1, max_train=300)
+    feats = extractor(torch.rand(4, 1, 32, 32))
+    assert feats.ndim == 2 and len(feats) == 4
+    assert extractor.name == "digits" and not extractor.weak
+    assert "held-out writers" in extractor.description
