@@ -1,3 +1,4 @@
+import json
 from html.parser import HTMLParser
 
 import numpy as np
@@ -32,8 +33,9 @@ def parse(path):
     return collector, " ".join(collector.text)
 
 
-def make_image_run(path, kind="vae"):
-    run = RunDir.create(path, kind, {"data_source": "CryptoPunks test source", "size": 16, "seed": 3})
+def make_image_run(path, kind="images-vae"):
+    config = {"extra": {"source": "CryptoPunks test source"}, "size": 16, "seed": 3}
+    run = RunDir.create(path, kind, config)
     save_grid(np.random.default_rng(0).random((4, 3, 16, 16)), run.figures_dir / "samples.png")
     run.append_metrics({"epoch": 1, "loss": 1.0, "train_seconds": 2.5})
     run.append_metrics({"eval": True, "features": "pixels (weak)", "fid": 12.5})
@@ -41,9 +43,11 @@ def make_image_run(path, kind="vae"):
 
 
 def make_arith_run(path):
-    run = RunDir.create(path, "arith", {"task": "text2text", "train_frac": 0.5, "seed": 1})
-    run.append_metrics({"epoch": 1, "train_loss": 0.3})
-    run.append_metrics({"eval": True, "exact_match": 0.987, "per_char_accuracy": 0.995})
+    config = {"task": "img2text", "train_frac": 0.5, "enc_layers": 1, "dec_layers": 1, "seed": 1}
+    run = RunDir.create(path, "arith", config)
+    run.append_metrics({"epoch": 1, "train_loss": 0.3, "seconds": 4.0})
+    evaluation = {"accuracy": 0.987, "char_accuracy": 0.995, "mnist_source": "embedded test digits"}
+    (run.path / "evaluation.json").write_text(json.dumps(evaluation))
     table = "## By operator\n\n| op | error rate |\n|---|---|\n| + | 0.01 |\n"
     (run.figures_dir / "errors.md").write_text(table)
     save_grid(np.zeros((2, 1, 8, 8)), run.figures_dir / "examples.png")
@@ -57,13 +61,13 @@ def test_report_embeds_figures_and_states_sources(tmp_path):
     collector, text = parse(out)
     assert len(collector.images) == 2
     assert all(img["src"].startswith("data:image/png;base64,") and img["alt"] for img in collector.images)
-    assert "CryptoPunks test source" in text
+    assert "CryptoPunks test source" in text and "MNIST: embedded test digits" in text
     assert "Variational autoencoder" in text and "Sequence-to-sequence arithmetic" in text
     assert "0.987" in text and "By operator" in text and "pixels (weak)" in text
 
 
 def test_parts_without_runs_are_left_out(tmp_path):
-    image_run = make_image_run(tmp_path / "gan", kind="gan")
+    image_run = make_image_run(tmp_path / "gan", kind="images-gan")
     _, text = parse(build_report([image_run.path], tmp_path / "r.html"))
     assert "Generative image models" in text
     assert "Sequence-to-sequence" not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import platform
 import time
 from collections.abc import Iterable, Sequence
@@ -21,20 +22,20 @@ from genlab.errors import GenlabError
 from genlab.paths import atomic_write_text
 from genlab.train.rundir import RunDir
 
-IMAGE_KINDS = ("cae", "vae", "gan")
 MODEL_NAMES = {"cae": "Convolutional autoencoder", "vae": "Variational autoencoder", "gan": "GAN"}
+IMAGE_KINDS = tuple(f"images-{m}" for m in MODEL_NAMES)
 
 # Known figure files, in the order a reader wants them, with captions; any other figure in a
 # run's figures/ is shown after these with a caption made from its file name.
 FIGURE_CAPTIONS: dict[str, str] = {
     "samples": "Novel images decoded from random latent vectors.",
-    "reconstruction": "Held-out images (top) and their reconstructions (bottom).",
-    "interpolation_linear": "Linear interpolation between random latent points.",
-    "interpolation_slerp": "Spherical (slerp) interpolation between random latent points.",
-    "interpolation_real_linear": "Interpolation between the encodings of two real images.",
-    "interpolation_real_slerp": "Spherical interpolation between the encodings of two real images.",
+    "reconstructions": "Held-out images and their reconstructions.",
+    "interpolate_linear_real": "Linear interpolation between the encodings of two real images.",
+    "interpolate_slerp_real": "Spherical interpolation between the encodings of two real images.",
+    "interpolate_linear": "Linear interpolation between random latent points.",
+    "interpolate_slerp": "Spherical (slerp) interpolation between random latent points.",
     "progress": "Samples from a fixed latent batch at the first, middle and last epochs.",
-    "curves": "Training losses per epoch.",
+    "losses": "Training losses.",
     "latent_map": "t-SNE map of latent codes with their images.",
     "metrics": "Sample quality against the real-vs-real noise floor.",
     "attributes": "How often generated and real images show each attribute.",
@@ -98,18 +99,31 @@ def figure(path: Path, caption: str, alt: str | None = None) -> str:
     )
 
 
+def _known_name(path: Path) -> str | None:
+    """The known figure a file is a variant of (`samples_seed0.png` is a `samples` figure)."""
+    return next((name for name in FIGURE_CAPTIONS if path.stem.startswith(name)), None)
+
+
 def caption_for(path: Path) -> str:
-    return FIGURE_CAPTIONS.get(path.stem, path.stem.replace("_", " ").capitalize() + ".")
+    known = _known_name(path)
+    return FIGURE_CAPTIONS[known] if known else path.stem.replace("_", " ").capitalize() + "."
 
 
-def run_figures(run: RunDir, skip: Iterable[str] = ()) -> list[Path]:
-    """A run's figures, known ones first in reading order, then the rest by name."""
-    folder = run.path / "figures"
+def figures_in(folder: Path) -> list[Path]:
+    """PNG figures of a folder, known ones first in reading order, then the rest by name.
+
+    A GIF is left out where a PNG of the same name exists (the PNG shows every frame)."""
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if p.suffix.lower() in (".png", ".gif") and p.stem not in skip]
+    found = [p for p in folder.iterdir() if p.suffix.lower() == ".png"]
+    stems = {p.stem for p in found}
+    found += [p for p in folder.iterdir() if p.suffix.lower() == ".gif" and p.stem not in stems]
     order = {name: i for i, name in enumerate(FIGURE_CAPTIONS)}
-    return sorted(found, key=lambda p: (order.get(p.stem, len(order)), p.name))
+    return sorted(found, key=lambda p: (order.get(_known_name(p) or "", len(order)), p.name))
+
+
+def run_figures(run: RunDir) -> list[Path]:
+    return figures_in(run.path / "figures")
 
 
 def markdown_tables(path: Path) -> str:
@@ -149,10 +163,10 @@ def _training_records(run: RunDir) -> list[dict[str, Any]]:
 
 
 def _train_seconds(run: RunDir) -> float | None:
-    records = _training_records(run)
-    for key in ("train_seconds", "elapsed", "seconds"):
-        if records and key in records[-1]:
-            return float(records[-1][key])
+    for record in reversed(_training_records(run)):
+        for key in ("train_seconds", "elapsed", "seconds"):
+            if key in record:
+                return float(record[key])
     return None
 
 
@@ -161,9 +175,9 @@ def generative_part(runs: list[RunDir]) -> Part:
     metric_rows: list[dict[str, Any]] = []
     for run in runs:
         config = run.config
-        name = MODEL_NAMES.get(run.kind, run.kind)
+        name = MODEL_NAMES.get(run.kind.removeprefix("images-"), run.kind)
         facts = {
-            "data": config.get("data_source") or config.get("data"),
+            "data": config.get("extra", {}).get("source") or config.get("data"),
             "image size": config.get("size"),
             "latent dim": config.get("latent_dim"),
             "epochs": len(_training_records(run)) or config.get("epochs"),
@@ -180,32 +194,31 @@ def generative_part(runs: list[RunDir]) -> Part:
     return part
 
 
-ARITH_COLUMNS = (
-    "task",
-    "train_frac",
-    "enc_layers",
-    "dec_layers",
-    "exact_match",
-    "per_char_accuracy",
-    "readback_accuracy",
-    "epochs",
-    "train_seconds",
-)
+ARITH_COLUMNS = {
+    "task": "task",
+    "train_frac": "train fraction",
+    "enc_layers": "encoder layers",
+    "dec_layers": "decoder layers",
+    "accuracy": "accuracy (exact match)",
+    "char_accuracy": "per-character accuracy",
+    "query_cells_read_correctly": "queries read right by the glyph classifier",
+    "pixel_mse": "pixel MSE",
+    "epochs": "epochs",
+    "train_seconds": "train seconds",
+}
 
 
 def _arith_row(run: RunDir) -> dict[str, Any]:
+    """One table row: the run's config, its evaluation.json and its training time."""
     config = run.config
-    row: dict[str, Any] = {"run": run.path.name}
-    for key in ("task", "train_frac", "enc_layers", "dec_layers"):
-        if key in config:
-            row[key] = config[key]
-    evals = _eval_records(run)
-    if evals:
-        row.update({k: v for k, v in evals[-1].items() if isinstance(v, int | float) and k != "eval"})
-    row.setdefault("epochs", len(_training_records(run)))
-    seconds = _train_seconds(run)
-    if seconds is not None:
-        row.setdefault("train_seconds", seconds)
+    values: dict[str, Any] = {k: config.get(k) for k in ("task", "train_frac", "enc_layers", "dec_layers")}
+    evaluation = run.path / "evaluation.json"
+    if evaluation.exists():
+        values.update(json.loads(evaluation.read_text()))
+    values["epochs"] = len(_training_records(run))
+    values["train_seconds"] = _train_seconds(run)
+    row = {"run": run.path.name}
+    row.update({label: values.get(key) for key, label in ARITH_COLUMNS.items()})
     return row
 
 
@@ -213,16 +226,15 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
     part = Part("Sequence-to-sequence arithmetic", report_text.ARITH_INTRO)
     rows = [_arith_row(run) for run in runs]
     if rows:
-        present = [c for c in ARITH_COLUMNS if any(c in r for r in rows)]
-        extra = [c for c in {k: None for r in rows for k in r} if c not in present and c != "run"]
-        part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, ["run", *present, *extra]))
+        columns = [c for c in rows[0] if any(r[c] is not None for r in rows)]
+        part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, columns))
     for sweep in sweeps:
-        part.blocks.append("<h3>Train fraction and depth</h3>" + report_text.SPLITS_INTRO)
-        for md in sorted(sweep.glob("results.md")):
-            part.blocks.append(markdown_tables(md))
+        part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + report_text.SPLITS_INTRO)
+        if (sweep / "results.md").exists():
+            part.blocks.append(markdown_tables(sweep / "results.md"))
         part.blocks.append(
             '<div class="figures">'
-            + "".join(figure(p, caption_for(p)) for p in sorted(sweep.glob("*.png")))
+            + "".join(figure(p, caption_for(p)) for p in figures_in(sweep / "figures"))
             + "</div>"
         )
     for run in runs:
@@ -245,11 +257,15 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
 
 
 def data_sources(runs: Iterable[RunDir]) -> list[str]:
+    """The data sources the runs recorded, each named once."""
     sources: list[str] = []
     for run in runs:
-        config = run.config
-        for key in ("data_source", "mnist_source", "source"):
-            value = config.get(key)
+        found = [run.config.get("extra", {}).get("source"), run.config.get("data_source")]
+        evaluation = run.path / "evaluation.json"
+        if evaluation.exists():
+            mnist = json.loads(evaluation.read_text()).get("mnist_source")
+            found.append(f"MNIST: {mnist}" if mnist else None)
+        for value in found:
             if isinstance(value, str) and value and value not in sources:
                 sources.append(value)
     return sources

@@ -1,0 +1,163 @@
+"""The main job: train every model family on the embedded data and write one HTML report.
+
+    genlab demo --out runs/demo           # about 15 minutes on 2 CPU cores
+    genlab demo --quick --out /tmp/demo   # about a minute, for tests and a first look
+
+Rerunning is cheap: finished runs are kept and interrupted ones resumed, so a second
+`make demo` only rebuilds the report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genlab.train.progress import say
+from genlab.train.rundir import RunDir
+
+GENERATIVE = "Generative image models"
+ARITHMETIC = "Sequence-to-sequence arithmetic"
+
+
+@dataclass
+class DemoPlan:
+    """What the demo trains; `quick()` shrinks every part to seconds."""
+
+    image_models: tuple[str, ...] = ("cae", "vae", "gan")
+    image_data: str = "punks"
+    image_overrides: dict[str, Any] = field(default_factory=dict)
+    eval_features: str = "punks"
+    eval_n: int = 2000
+    latent_map_n: int = 800
+    split_fracs: tuple[float, ...] = (0.5, 0.25, 0.1)
+    split_enc_layers: tuple[int, ...] = (1, 2)
+    split_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 25.0})
+    modality_tasks: tuple[str, ...] = ("img2text", "text2img", "img2img")
+    modality_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 60.0})
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> DemoPlan:
+        return cls(
+            image_overrides={"epochs": 1, "max_steps": 6, "size": 16, "base_width": 8, "batch_size": 32},
+            eval_features="pixels",
+            eval_n=128,
+            latent_map_n=60,
+            split_fracs=(0.5, 0.1),
+            split_overrides={"steps": 4, "hidden": 32, "val_size": 200},
+            modality_tasks=("img2text", "text2img"),
+            modality_overrides={"steps": 3, "hidden": 32, "val_size": 200},
+        )
+
+
+def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    try:
+        return work()
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
+    from genlab.train.images import ImageTrainConfig, train_images
+
+    config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **plan.image_overrides)
+    if (path / "state.pt").exists():
+        return train_images(config, path, resume=True)  # finished runs return at once
+    if path.exists():
+        (path / "config.json").unlink(missing_ok=True)  # stopped before its first checkpoint
+    return train_images(config, path)
+
+
+def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
+    """Train CAE, VAE and GAN; write every figure the report shows; evaluate sample quality."""
+    from genlab.eval.image_eval import evaluate_run
+    from genlab.train.image_figures import (
+        interpolation_figure,
+        latent_map_figure,
+        progress_figure,
+        reconstruction_figure,
+        sample_grid,
+    )
+
+    runs = []
+    for model in plan.image_models:
+        path = out / f"images-{model}"
+        say(f"== {model.upper()} on {plan.image_data}")
+        run = _image_run(plan, model, path)
+        sample_grid(run, n=64, seed=plan.seed)
+        if model != "gan":
+            reconstruction_figure(run)
+        for mode in ("linear", "slerp"):
+            interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
+        latent_map_figure(run, n=plan.latent_map_n, seed=plan.seed)
+        progress_figure(run)
+        if not any(r.get("eval") for r in run.metrics()):
+            evaluate_run(run.path, plan.eval_features, n=plan.eval_n, seed=plan.seed)
+        runs.append(run.path)
+    return runs
+
+
+def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
+    """text->text over train fractions and depths, the other modalities at half the queries,
+    and the error analysis of the runs that make the most interesting mistakes."""
+    from genlab.eval.arith_errors import analyze_errors
+    from genlab.train.arith import run_sweep, sweep_cell_name
+
+    splits = out / "arith-splits"
+    say("== text->text over train fractions and encoder depths")
+    run_sweep(
+        splits,
+        tasks=["text2text"],
+        fracs=list(plan.split_fracs),
+        enc_layers=list(plan.split_enc_layers),
+        seeds=[plan.seed],
+        **plan.split_overrides,
+    )
+    modalities = out / "arith-modalities"
+    say("== image->text, text->image and image->image")
+    run_sweep(
+        modalities,
+        tasks=list(plan.modality_tasks),
+        fracs=[0.5],
+        enc_layers=[1],
+        seeds=[plan.seed],
+        **plan.modality_overrides,
+    )
+    cells = [
+        splits / sweep_cell_name("text2text", f, e, 1, plan.seed)
+        for f in plan.split_fracs
+        for e in plan.split_enc_layers
+    ]
+    cells += [modalities / sweep_cell_name(t, 0.5, 1, 1, plan.seed) for t in plan.modality_tasks]
+    hardest_text = splits / sweep_cell_name("text2text", min(plan.split_fracs), 1, 1, plan.seed)
+    for cell in (hardest_text, *[c for c in cells if "img2text" in c.name]):
+        analyze_errors(cell)
+    return [splits, *cells]
+
+
+def run_demo(out: Path, quick: bool = False) -> Path:
+    """Run every part into `out` and return the path of the HTML report."""
+    from genlab.report import build_report
+
+    plan = DemoPlan.quick() if quick else DemoPlan()
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    paths = _timed(timings, GENERATIVE, lambda: generative_part(plan, out))
+    paths += _timed(timings, ARITHMETIC, lambda: arithmetic_part(plan, out))
+    notes = (
+        ["Quick mode: every model trained for seconds; the figures show the pipeline, not the quality."]
+        if quick
+        else []
+    )
+    return build_report(
+        paths,
+        out / "report.html",
+        title="genlab demo" + (" (quick)" if quick else ""),
+        seeds=[plan.seed],
+        timings={name: round(sec, 1) for name, sec in timings.items()},
+        notes=notes,
+    )
