@@ -164,6 +164,7 @@ def latent_map_figure(
     """t-SNE of encoder means of real images with thumbnails (CAE/VAE), or of GAN latent vectors with
     their generated images (figures/latent_map.png)."""
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     from genlab.viz.images import plot_latent_map
 
@@ -183,7 +184,9 @@ def latent_map_figure(
     if len(points) < 5:
         raise GenlabError(f"a latent map needs at least 5 images, this run has {len(points)}")
     perplexity = float(min(30, (len(points) - 1) / 3))
-    coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points.numpy())
+    # one thread: t-SNE's OpenMP threads slow to a crawl when the cores are shared, and 800 points take ~5 s
+    with threadpool_limits(1):
+        coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points.numpy())
     path = Path(out) if out else run.figures_dir / "latent_map.png"
     return plot_latent_map(coords, thumbs, path, _title(run, what))
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from genlab.errors import GenlabError
+from genlab.models.conv import check_size
 from genlab.train.rundir import RunDir
 
 MODELS = ("cae", "vae", "gan")
@@ -82,6 +83,7 @@ class ImageTrainConfig:
         defaults = MODEL_DEFAULTS[self.model]
         cfg = dataclasses.replace(self, extra=dict(self.extra))
         cfg.size = cfg.size or (32 if named else 64)
+        check_size(cfg.size)
         cfg.channels = cfg.channels or (1 if self.data in ("mnist", "fashion-mnist") else 3)
         if cfg.channels not in (1, 3):
             raise GenlabError(f"--channels {cfg.channels}: use 1 (grey) or 3 (colour)")

@@ -137,36 +137,55 @@ class ImageTrainer:
         return stats
 
     def _gan_step(self, real: torch.Tensor) -> dict[str, float]:
-        from genlab.models.gan import discriminator_loss, ema_update, generator_loss
+        from genlab.models.gan import ema_update
 
-        g, d = self.model.generator, self.model.discriminator
-        opt_g, opt_d = self.optimizers
         real = real * 2 - 1  # the generator draws in [-1, 1]
         z = torch.randn(len(real), self.cfg.latent_dim, device=self.device)
-        # discriminator step: real vs detached fakes, so no gradient reaches the generator
         with autocast(self.device):
-            fake = g(z)
-            real_logits, fake_logits = d(real), d(fake.detach())
-            loss_d = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
-        opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_d).backward()
-        self.scaler.step(opt_d)
-        # generator step: through the just-updated discriminator; only G's optimizer steps
-        with autocast(self.device):
-            gen_logits = d(fake)
-            loss_g = generator_loss(gen_logits, self.cfg.gan_loss)
-        opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
-        self.scaler.step(opt_g)
+            fake = self.model.generator(z)  # (B, C, H, W), kept in the graph for the generator step
+        loss_d, real_logits, fake_logits = self.discriminator_step(real, fake)
+        loss_g = self.generator_step(fake)
         self.scaler.update()
         # the EMA warms up (decay (1+t)/(10+t)) so early noise does not linger in it
-        ema_update(self.model.generator_ema, g, min(self.cfg.ema, (1 + self.step) / (10 + self.step)))
+        decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        ema_update(self.model.generator_ema, self.model.generator, decay)
         return {
-            "loss_d": float(loss_d),
-            "loss_g": float(loss_g),
-            "d_real": float(torch.sigmoid(real_logits.detach().float()).mean()),
-            "d_fake": float(torch.sigmoid(fake_logits.detach().float()).mean()),
+            "loss_d": loss_d,
+            "loss_g": loss_g,
+            "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
         }
+
+    def discriminator_step(
+        self, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """One discriminator update on real vs *detached* fakes: no gradient reaches the generator."""
+        from genlab.models.gan import discriminator_loss
+
+        d, opt_d = self.model.discriminator, self.optimizers[1]
+        with autocast(self.device):
+            real_logits, fake_logits = d(real), d(fake.detach())
+            loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
+        opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt_d)
+        return loss.item(), real_logits.detach(), fake_logits.detach()
+
+    def generator_step(self, fake: torch.Tensor) -> float:
+        """One generator update through the (frozen) discriminator; only the generator's weights move."""
+        from genlab.models.gan import generator_loss
+
+        d, opt_g = self.model.discriminator, self.optimizers[0]
+        d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
+        try:
+            with autocast(self.device):
+                loss = generator_loss(d(fake), self.cfg.gan_loss)
+            opt_g.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt_g)
+        finally:
+            d.requires_grad_(True)
+        return loss.item()
 
     # -- the loop ---------------------------------------------------------------------------
 
