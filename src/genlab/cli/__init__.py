@@ -11,7 +11,7 @@ import sys
 import typer
 
 from genlab import __version__
-from genlab.cli import arith, data, images, report
+from genlab.cli import arith, data, images, images_eval, report  # noqa: F401 (images_eval: `images evaluate`)
 from genlab.errors import GenlabError
 
 app = typer.Typer(
