@@ -43,7 +43,7 @@ def test_evaluate_run_scores_a_vae_in_punks_features_beside_the_floor(runs):
     record = evaluate_run(runs["vae"], punks_extractor(config=tiny), n=150, seed=1)
 
     assert record["eval"] is True and record["features"] == "punks" and record["n"] == 150
-    assert record["extractor"]["mean_accuracy"] > 0.5 and "macro_f1" in record["extractor"]
+    assert record["feature_accuracy"] > 0.5 and 0 <= record["feature_macro_f1"] <= 1
     # two steps of training make blobs, not punks: the model is far above the real-vs-real floor
     assert record["fid"] > 3 * record["floor_fid"] >= 0
     assert record["kid"] > record["floor_kid"]
@@ -54,6 +54,9 @@ def test_evaluate_run_scores_a_vae_in_punks_features_beside_the_floor(runs):
 
     saved = [json.loads(line) for line in (runs["vae"] / "metrics.jsonl").read_text().splitlines()]
     assert saved[-1]["eval"] is True and saved[-1]["fid"] == pytest.approx(record["fid"])
+    assert "attr_freq_real" not in saved[-1]  # per-attribute detail lives in eval_punks.json
+    details = json.loads((runs["vae"] / saved[-1]["details"]).read_text())
+    assert details["attr_freq_fake"] == record["attr_freq_fake"] and details["extractor"]["n_train"] == 510
     assert (runs["vae"] / "figures" / "metrics.png").stat().st_size > 10_000
     table = format_table(record)
     assert "real vs real (floor)" in table and "reconstruction PSNR" in table and "any hat" not in table

@@ -30,6 +30,7 @@ from genlab.eval.metrics import (
     precision_recall,
     reconstruction_error,
 )
+from genlab.paths import atomic_write_json
 from genlab.train.progress import say
 
 # Headwear among the 92 CryptoPunks attributes, counted together as "any hat".
@@ -86,7 +87,9 @@ def evaluate_run(
     The record has "eval": true, the feature space (name, description, weak flag, and for trained
     extractors their held-out accuracy), the model's metrics and the same metrics for the floor
     (keys prefixed "floor_"), attribute frequencies for punks and reconstruction MSE/PSNR for
-    CAE/VAE. Writes figures/metrics.png unless `figure` is False.
+    CAE/VAE. metrics.jsonl gets its scalar fields; the whole record (per-attribute frequencies,
+    the extractor's training facts) goes to eval_FEATURES.json in the run. Writes
+    figures/metrics.png unless `figure` is False.
     """
     from genlab.train.device import pick_device
     from genlab.train.image_runs import KINDS, generate, heldout_images, load_data, load_trained, reconstruct
@@ -122,8 +125,10 @@ def evaluate_run(
     say(f"extracting {extractor.name} features ...")
     feats_a, feats_b, feats_fake = extractor(half_a), extractor(half_b), extractor(fake)  # (m, D)
 
+    info = extractor.info
     record: dict[str, Any] = {
         "eval": True,
+        "type": "eval",
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
         "model": cfg.model,
         "data": source,
@@ -131,7 +136,9 @@ def evaluate_run(
         "feature_description": extractor.description,
         "feature_weak": extractor.weak,
         "feature_dim": int(feats_a.shape[1]),
-        "extractor": {k_: v for k_, v in extractor.info.items() if k_ not in ("attributes", "config")},
+        # how good the feature space is: held-out accuracy of the classifier behind it (None for pixels)
+        "feature_accuracy": info.get("mean_accuracy", info.get("digit_test_accuracy")),
+        "feature_macro_f1": info.get("macro_f1"),
         "n": m,
         "seed": seed,
         "k": k,
@@ -160,7 +167,13 @@ def evaluate_run(
     for line in record["warnings"]:
         say(f"note: {line}")
     record["seconds"] = round(time.perf_counter() - started, 1)
-    run.append_metrics(record)
+    details = run.path / f"eval_{extractor.name}.json"
+    record["details"] = details.name
+    # metrics.jsonl gets the scalars; per-attribute frequencies and the extractor's full info go beside it
+    bulky = ("attr_freq_real", "attr_freq_fake", "attr_freq_floor")
+    run.append_metrics({key: value for key, value in record.items() if key not in bulky})
+    extractor_info = {key: value for key, value in info.items() if key != "attributes"}
+    atomic_write_json(details, {**record, "extractor": extractor_info})
     if figure:
         from genlab.eval.image_eval_figure import plot_metrics
 
