@@ -88,6 +88,8 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, data_file, model):
     assert part.stop_reason == "max_steps"
     state = part.load_state()
     assert (state["epoch"], state["batch"], state["step"]) == (0, 3, 3)
+    again = train_images(tiny(model, data_file, max_steps=3), tmp_path / "part", resume=True)
+    assert again.stop_reason == "max_steps" and again.load_state()["step"] == 3  # no extra step
     resumed = train_images(tiny(model, data_file), tmp_path / "part", resume=True)
     assert resumed.stop_reason == "done"
     a, b = load_file(str(whole.weights_path("last"))), load_file(str(resumed.weights_path("last")))

@@ -12,8 +12,6 @@ H*W*C times more, which is the usual reason for "my VAE only makes the average f
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -165,14 +163,14 @@ def vae_loss(
     """Negative ELBO per image (mean over the batch): {'loss', 'recon', 'kl'}.
 
     gaussian: -log p(x|z) = sum (x - x_hat)^2 / (2 sigma^2) + const, sigma the pixel noise std
-    (smaller sigma = sharper reconstructions, less regular latent space); the constant
-    H*W*C*log(sigma*sqrt(2 pi)) is added so the number is a true negative log-likelihood.
+    (smaller sigma = sharper reconstructions, less regular latent space). The constant
+    H*W*C*log(sigma*sqrt(2 pi)) does not depend on the model and is left out, so the reported
+    loss stays positive (it is the negative ELBO up to that constant).
     bernoulli: -log p(x|z) = sum BCE(logits, x), for images that are mostly near 0 or 1.
     """
     if likelihood == "gaussian":
         sse = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
-        const = x[0].numel() * math.log(sigma * math.sqrt(2 * math.pi))
-        recon = sse / (2 * sigma**2) + const
+        recon = sse / (2 * sigma**2)
     elif likelihood == "bernoulli":
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
     else:

@@ -196,6 +196,8 @@ class ImageTrainer:
         budget = cfg.time_budget * 60
         sums: dict[str, float] = {}
         count = 0
+        if cfg.max_steps and self.step >= cfg.max_steps:
+            return "max_steps"  # e.g. resuming a run that already stopped at this limit
         with _sigint_sets_flag(self):
             while self.epoch < cfg.epochs:
                 order = epoch_order(self.n_train, cfg.seed, self.epoch)
@@ -274,7 +276,8 @@ class ImageTrainer:
         if self.cfg.model != "gan" and len(self.test_x):
             record["test_loss"] = self.test_loss()
         images = decode_latents(self.model, self.model.prior_sample(self.fixed_z.to(self.device)))
-        save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png")
+        scale = max(1, 560 // (8 * (self.cfg.size + 2)))  # small images enlarged (nearest) to ~560 px
+        save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png", ncols=8, scale=scale)
         self.run.append_metrics(record)
         improved = record.get("test_loss", -self.step) < self.best
         if improved or not self.run.has_weights("model"):

@@ -1,0 +1,163 @@
+"""Image models: training throughput at 64x64, achieved GFLOP/s, and the default runs on CryptoPunks.
+
+    flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images            # everything (~10 min)
+    .venv/bin/python -m benchmarks.images --skip-train                            # throughput only
+
+Throughput: one full training step (forward, backward, optimizer; for the GAN a discriminator and
+a generator update) on random 64x64x3 batches of 64, timed after warm-up. FLOPs per step are
+counted by torch's FlopCounterMode on the same step (convolutions and matmuls, forward and
+backward), so GFLOP/s is directly comparable with the machine's measured fp32 matmul rate.
+
+Default runs: `train_images` with the defaults of each model on punks (32x32), timed end to end,
+into runs/bench-images/MODEL; then, when genlab's evaluation is available, FID/KID/precision/recall
+in the punks attribute-classifier feature space beside the real-vs-real floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.common import matmul_gflops, write_results
+from genlab.train.image_runs import ImageTrainConfig, split_indices
+from genlab.train.images import ImageTrainer, train_images
+from genlab.train.rundir import RunDir
+
+RUNS = Path("runs/bench-images")
+SPEED_CASES = [
+    ("cae", {}),
+    ("vae", {}),
+    ("gan", {}),
+    ("gan", {"base_width": 64, "latent_dim": 100, "max_width": 512}),  # the classic DCGAN widths
+]
+
+
+def _trainer(model: str, overrides: dict[str, Any], tmp: Path, batch: int = 64) -> ImageTrainer:
+    cfg = ImageTrainConfig(
+        model=model, data="bench", size=64, channels=3, batch_size=batch, **overrides
+    ).resolved()
+    images = np.random.default_rng(0).integers(0, 256, (batch * 2, 64, 64, 3), dtype=np.uint8)
+    train_idx, test_idx = split_indices(len(images), 0.0, 0)
+    cfg.extra.update(train_idx=train_idx, test_idx=test_idx)
+    run = RunDir.create(tmp / f"{model}-{len(list(tmp.iterdir()))}", f"images-{model}", {})
+    return ImageTrainer(cfg, run, images, torch.device("cpu"))
+
+
+def throughput(model: str, overrides: dict[str, Any], tmp: Path, steps: int = 6) -> dict[str, Any]:
+    trainer = _trainer(model, overrides, tmp)
+    x = torch.rand(64, 3, 64, 64)
+    for _ in range(2):
+        trainer.train_step(x)
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step(x)
+    flops = counter.get_total_flops()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(x)
+    seconds = (time.perf_counter() - start) / steps
+    params = sum(p.numel() for p in trainer.model.parameters())
+    cfg = trainer.cfg
+    name = f"{model.upper()} w{cfg.base_width} z{cfg.latent_dim}"
+    return {
+        "case": f"{name} step @64x64 b64",
+        "params (M)": params / 1e6,
+        "GFLOP/image": flops / 64 / 1e9,
+        "images/s": 64 / seconds,
+        "GFLOP/s": flops / seconds / 1e9,
+    }
+
+
+def default_run(model: str, evaluate: bool, eval_n: int) -> dict[str, Any]:
+    out = RUNS / model
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    start = time.perf_counter()
+    run = train_images(ImageTrainConfig(model=model, data="punks"), out)
+    wall = time.perf_counter() - start
+    cfg = run.config
+    epochs = [r for r in run.metrics() if r.get("type") == "epoch"]
+    row: dict[str, Any] = {
+        "case": f"{model.upper()} default on punks {cfg['size']}x{cfg['size']}",
+        "epochs": cfg["epochs"],
+        "steps": epochs[-1]["step"],
+        "train wall (s)": wall,
+    }
+    if model != "gan":
+        from genlab.train.image_figures import reconstruction_figure
+
+        _, scores = reconstruction_figure(run)
+        row["held-out MSE"], row["held-out PSNR (dB)"] = scores["mse"], scores["psnr"]
+    if evaluate:
+        try:
+            from genlab.eval.image_eval import evaluate_run
+        except ImportError:
+            return row
+        record = evaluate_run(run.path, "punks", n=eval_n, seed=0, figure=False)
+        row.update(
+            {
+                "FID": record["fid"],
+                "FID floor": record["floor_fid"],
+                "KID": record["kid"],
+                "precision": record["precision"],
+                "recall": record["recall"],
+            }
+        )
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-train", action="store_true", help="Only the throughput rows.")
+    parser.add_argument("--no-eval", action="store_true", help="Skip FID/KID/precision/recall.")
+    parser.add_argument("--eval-n", type=int, default=5000, help="Images per side for the metrics.")
+    args = parser.parse_args()
+    import tempfile
+
+    from genlab.train.progress import set_quiet
+
+    set_quiet(True)
+    matmul = matmul_gflops()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, overrides in SPEED_CASES:
+            row = throughput(model, overrides, Path(tmp))
+            row["% of matmul"] = 100 * row["GFLOP/s"] / matmul
+            rows.append(row)
+            print(row, flush=True)
+    if not args.skip_train:
+        for model in ("cae", "vae", "gan"):
+            rows.append(default_run(model, evaluate=not args.no_eval, eval_n=args.eval_n))
+            print(rows[-1], flush=True)
+    columns = ["case", "params (M)", "GFLOP/image", "images/s", "GFLOP/s", "% of matmul"]
+    columns += ["epochs", "steps", "train wall (s)", "held-out MSE", "held-out PSNR (dB)"]
+    columns += ["FID", "FID floor", "KID", "precision", "recall"]
+    columns = [c for c in columns if any(c in r for r in rows)]
+    notes = (
+        f"fp32 matmul on this machine: {matmul:.0f} GFLOP/s (1024x1024, `benchmarks.common.matmul_gflops`). "
+        "Step rows: one full training step on random 64x64x3 batches of 64; FLOPs counted with "
+        "torch's FlopCounterMode (forward + backward), GFLOP/image = FLOPs per step / 64. "
+        "Default rows: `genlab images train --model M --data punks` with no other option, wall time "
+        "including data loading and per-epoch sample grids; MSE/PSNR over the 500 held-out punks; "
+        "FID/KID/precision/recall in the punks attribute-classifier feature space against real punks, "
+        "the floor being real-vs-real between two disjoint halves."
+    )
+    write_results(
+        "images",
+        "Image models: throughput at 64x64 and default training on CryptoPunks",
+        rows,
+        columns,
+        notes,
+        command="flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images",
+    )
+
+
+if __name__ == "__main__":
+    main()
