@@ -261,6 +261,23 @@ def test_npy_layouts_and_value_ranges_are_detected(tmp_path):
     assert np.array_equal(grey.images[..., 0], base[..., 0])
 
 
+def test_integer_zero_one_masks_become_black_and_white(tmp_path):
+    np.save(tmp_path / "masks.npy", np.eye(4, dtype=np.int64)[None].repeat(2, 0))
+    data = load_images(tmp_path / "masks.npy", channels=1)
+    assert data.images[0, ..., 0].tolist() == (np.eye(4) * 255).astype(int).tolist()
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    tall = np.zeros((24, 16, 3), np.uint8)
+    tall[:6] = 255  # white top band
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    save(Image.fromarray(tall), tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=100)
+    data = load_images(tmp_path)  # displayed 24 wide x 16 tall: the band is on the right
+    assert data.images.shape == (1, 16, 16, 3)
+    assert data.images[0, :, -1].mean() > 200 and data.images[0, :, 0].mean() < 60  # white is now right
+
+
 def test_rgba_array_is_composited_and_resized(tmp_path):
     rgba = np.zeros((2, 4, 4, 4), np.uint8)  # transparent black
     np.save(tmp_path / "rgba.npy", rgba)

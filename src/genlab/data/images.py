@@ -414,6 +414,8 @@ def _normalise_array(array: np.ndarray, path: Path) -> np.ndarray:
         if low < -eps:  # [-1, 1], the range tanh generators produce
             values = (values + 1) / 2
         values = values * 255
+    elif array.dtype.kind in "iu" and low >= 0 and high <= 1:
+        values = values * 255  # integer 0/1 masks
     elif low >= 0 and high <= 255 + eps:
         pass
     elif array.dtype == np.uint16 or (low >= 0 and high <= 65535):
@@ -495,7 +497,8 @@ def _decode_one(
             if size is not None and picture.format == "JPEG":
                 picture.draft(picture.mode, (size, size))
             picture.load()
-            picture = ImageOps.exif_transpose(picture)
+            if picture.getexif().get(0x0112, 1) != 1:  # EXIF orientation: camera photos stand upright
+                picture = ImageOps.exif_transpose(picture)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _Unreadable(
                 f"too many pixels, refused as a possible decompression bomb ({_short(exc)})"
