@@ -29,13 +29,23 @@ TEST_RENDER_SEED = 2024
 
 
 @lru_cache(maxsize=4)
-def _classifier(mnist: str, seed: int, max_int: int, ops: str, test_frac: float) -> GlyphClassifier:
-    return load_glyph_classifier(mnist, seed, ArithSpec(max_int, ops), test_frac)[0]
+def _classifier(
+    mnist: str, seed: int, max_int: int, ops: str, test_frac: float, epochs: int
+) -> tuple[GlyphClassifier, dict[str, Any]]:
+    return load_glyph_classifier(mnist, seed, ArithSpec(max_int, ops), test_frac, epochs)
 
 
-def classifier_for(config: Any) -> GlyphClassifier:
+def classifier_for(config: Any, with_info: bool = False) -> Any:
     """The glyph classifier matching a run's MNIST source, seed and handwriting split."""
-    return _classifier(config.mnist, config.seed, config.max_int, config.ops, config.handwriting_test_frac)
+    model, info = _classifier(
+        config.mnist,
+        config.seed,
+        config.max_int,
+        config.ops,
+        config.handwriting_test_frac,
+        config.glyph_epochs,
+    )
+    return (model, info) if with_info else model
 
 
 def render_cells(tokens: np.ndarray, bank: GlyphBank, seed: int) -> np.ndarray:
@@ -130,10 +140,7 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         saved["query_read"] = query_read
         result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
     if classifier is not None:
-        from genlab.eval.glyphs import load_glyph_classifier
-
-        info = load_glyph_classifier(config.mnist, config.seed, config.spec, config.handwriting_test_frac)[1]
-        result["glyph_classifier_test_accuracy"] = info["test_accuracy"]
+        result["glyph_classifier_test_accuracy"] = classifier_for(config, with_info=True)[1]["test_accuracy"]
 
     def write_npz(tmp) -> None:
         with open(tmp, "wb") as fh:

@@ -40,6 +40,7 @@ class Seq2SeqSpec:
     decoder: str = "autoregressive"  # "autoregressive" | "repeat"
     dropout: float = 0.0
     reverse: bool = True  # read the query right to left: the last digits meet the decoder first
+    attention: bool = False  # Luong attention of each decoder output over the encoder outputs
     cell_features: int = 128
     cnn_width: int = 16
 
@@ -93,6 +94,9 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"unknown decoder {s.decoder!r}")
         self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
         self.drop = nn.Dropout(s.dropout)
+        if s.attention:
+            self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
+            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
         self.head = nn.Linear(s.hidden, s.vocab_size) if s.output_kind == "text" else ImageHead(s.hidden)
 
     # -- encoder ----------------------------------------------------------------------------
@@ -109,11 +113,11 @@ class Seq2Seq(nn.Module):
         """Precomputed cell features (B, Tq, F) -> (B, Tq, E) (training with a frozen cell CNN)."""
         return self.in_proj(feats)
 
-    def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor]:
-        """(B, Tq, E) -> (decoder initial state, context (B, H))."""
+    def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """(B, Tq, E) -> (decoder initial state, context (B, H), encoder outputs (B, Tq, H))."""
         if self.spec.reverse:
             embedded = embedded.flip(1)
-        _, state = self.encoder(embedded)
+        memory, state = self.encoder(embedded)
         top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
         n = self.spec.dec_layers
         if isinstance(top, tuple):
@@ -121,7 +125,7 @@ class Seq2Seq(nn.Module):
             context = top[0]
         else:
             init, context = top.unsqueeze(0).repeat(n, 1, 1).contiguous(), top
-        return init, context
+        return init, context, memory
 
     # -- decoder ----------------------------------------------------------------------------
 
@@ -137,21 +141,34 @@ class Seq2Seq(nn.Module):
             return self.start.expand(batch, -1)
         return self.out_embed_img(previous.reshape(batch, -1))
 
-    def _head(self, out: torch.Tensor) -> torch.Tensor:
+    def _attend(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """Luong attention: (B, Ta, H) decoder outputs -> tanh(W [h_t; sum_s a_ts e_s]) (B, Ta, H)."""
+        weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
+        return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
+
+    def _head(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits."""
+        if self.spec.attention:
+            out = self._attend(out, memory)
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
         b, t, h = out.shape
         return self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
 
-    def decode(self, state: State, context: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        state: State,
+        context: torch.Tensor,
+        memory: torch.Tensor,
+        target: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing."""
         b, length = context.shape[0], self.spec.answer_len
         ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
         if self.spec.decoder == "repeat":
             out, _ = self.decoder(ctx, state)
-            return self._head(out)
+            return self._head(out, memory)
         if target is not None:
             first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
             if self.spec.output_kind == "text":
@@ -159,20 +176,20 @@ class Seq2Seq(nn.Module):
             else:
                 rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
             out, _ = self.decoder(torch.cat([torch.cat([first, rest], 1), ctx], -1), state)
-            return self._head(out)
+            return self._head(out, memory)
         # greedy: feed back the model's own previous output
         previous, logits = None, []
         for _t in range(length):
             step_in = torch.cat([self._feedback(previous, b), context], -1).unsqueeze(1)  # (B, 1, E+H)
             out, state = self.decoder(step_in, state)
-            step = self._head(out)[:, 0]
+            step = self._head(out, memory)[:, 0]
             logits.append(step)
             previous = step.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step)
         return torch.stack(logits, 1)
 
     def forward(self, query: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-        state, context = self.encode(self.embed_query(query))
-        return self.decode(state, context, target)
+        state, context, memory = self.encode(self.embed_query(query))
+        return self.decode(state, context, memory, target)
 
     @torch.inference_mode()
     def predict(self, query: torch.Tensor) -> torch.Tensor:

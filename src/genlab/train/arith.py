@@ -60,6 +60,7 @@ class ArithConfig:
     decoder: str = "autoregressive"
     reverse: bool = True
     dropout: float = 0.0
+    attention: bool = False
     epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
     steps: int = 2000
     batch_size: int = 256
@@ -72,6 +73,7 @@ class ArithConfig:
     handwriting_test_frac: float = 0.2
     augment: bool = True
     finetune_cnn: bool = False
+    glyph_epochs: int = 12  # training epochs of the (cached) glyph classifier
     max_int: int = 99
     ops: str = "+-"
     val_size: int = 1000
@@ -133,6 +135,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         decoder=config.decoder,
         dropout=config.dropout,
         reverse=config.reverse,
+        attention=config.attention,
     )
 
 
@@ -233,8 +236,8 @@ class Batches:
             embedded = self.model.embed_cell_features(value)
         else:
             embedded = self.model.embed_query(value)
-        state, context = self.model.encode(embedded)
-        return self.model.decode(state, context, y)
+        state, context, memory = self.model.encode(embedded)
+        return self.model.decode(state, context, memory, y)
 
 
 def loss_fn(logits: torch.Tensor, y: torch.Tensor, out_image: bool) -> torch.Tensor:
@@ -272,7 +275,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             from genlab.eval.glyphs import load_glyph_classifier
 
             classifier, info = load_glyph_classifier(
-                config.mnist, config.seed, config.spec, config.handwriting_test_frac
+                config.mnist, config.seed, config.spec, config.handwriting_test_frac, config.glyph_epochs
             )
             model.cell_encoder.load_state_dict(classifier.encoder.state_dict())
     else:
@@ -371,3 +374,158 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
         f"done: best val accuracy {best:.2%} after {final.get('epoch', 0)} epochs, {elapsed:.0f}s of training"
     )
     return run
+
+
+# Published results of the assignment reports, drawn as reference markers in sweep figures.
+# (task, train fraction or None when the reports do not state it, low %, high %)
+REPORTED = [
+    ("text2text", 0.5, 99.34, 99.34),
+    ("text2text", 0.25, 97.36, 97.36),
+    ("text2text", 0.1, 72.94, 72.94),
+    ("img2text", None, 92.5, 95.8),
+    ("text2img", None, 68.0, 68.0),
+]
+
+
+def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int) -> str:
+    return f"{task}-frac{frac:g}-enc{enc}-dec{dec}-seed{seed}"
+
+
+def run_sweep(
+    out: Path | str,
+    tasks: list[str] = ("text2text", "img2text", "text2img"),  # type: ignore[assignment]
+    fracs: list[float] = (0.5, 0.25, 0.1, 0.05),  # type: ignore[assignment]
+    enc_layers: list[int] = (1, 2),  # type: ignore[assignment]
+    dec_layers: list[int] = (1,),  # type: ignore[assignment]
+    seeds: list[int] = (0,),  # type: ignore[assignment]
+    epochs: int | None = None,
+    steps: int | None = None,
+    time_budget: float | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train and evaluate every cell of the grid into `out/CELL/`; finished cells are skipped,
+    interrupted ones resumed. Writes out/results.csv (one row per cell), out/results.md (mean and
+    spread over seeds) and out/figures/sweep.png. Returns the rows and the paths written."""
+    import json
+
+    from genlab.eval.arith import evaluate_arith
+    from genlab.viz.arith import plot_sweep
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for task in tasks:
+        if task not in TASKS:
+            raise GenlabError(f"unknown task {task!r} in --tasks: choose from {', '.join(TASKS)}")
+    rows = []
+    grid = [
+        (t, f, e, d, s) for t in tasks for f in fracs for e in enc_layers for d in dec_layers for s in seeds
+    ]
+    for n, (task, frac, enc, dec, seed) in enumerate(grid, 1):
+        path = out / sweep_cell_name(task, frac, enc, dec, seed)
+        done = path / "evaluation.json"
+        if done.exists():
+            say(f"[{n}/{len(grid)}] {path.name}: done already, skipped")
+        else:
+            resumable = (path / "state.pt").exists() and (path / "last.safetensors").exists()
+            say(f"[{n}/{len(grid)}] {path.name}: " + ("resuming" if resumable else "training"))
+            if resumable:
+                run = train_arith(ArithConfig(), path, resume=True)
+            else:
+                config = ArithConfig.for_task(
+                    task,
+                    train_frac=frac,
+                    enc_layers=enc,
+                    dec_layers=dec,
+                    seed=seed,
+                    epochs=epochs,
+                    steps=steps,
+                    time_budget=time_budget,
+                    **overrides,
+                )
+                if path.exists() and not (path / "model.safetensors").exists():
+                    (path / "config.json").unlink(missing_ok=True)  # interrupted before its first epoch
+                run = train_arith(config, path)
+            evaluate_arith(run)
+        result = json.loads(done.read_text())
+        epochs_done = [m for m in RunDir(path).metrics() if "train_loss" in m]
+        rows.append(
+            {
+                "task": task,
+                "train_frac": frac,
+                "enc_layers": enc,
+                "dec_layers": dec,
+                "seed": seed,
+                "accuracy": result["accuracy"],
+                "char_accuracy": result["char_accuracy"],
+                "readback": "yes" if "readback_accuracy" in result else "no",
+                "epochs": len(epochs_done),
+                "train_seconds": epochs_done[-1]["seconds"] if epochs_done else float("nan"),
+            }
+        )
+    summary = summarize_sweep(rows)
+    csv_path = out / "results.csv"
+    cols = list(rows[0]) if rows else []
+    csv_text = "\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n"
+    from genlab.paths import atomic_write_text
+
+    atomic_write_text(csv_path, csv_text)
+    table_md = sweep_markdown(summary)
+    md_path = atomic_write_text(
+        out / "results.md",
+        "# Arithmetic sweep\n\nExact-match accuracy on unseen test queries (image outputs: read back by the "
+        "glyph classifier); mean ± spread (standard deviation) over seeds.\n\n" + table_md + "\n",
+    )
+    figures = out / "figures"
+    figures.mkdir(exist_ok=True)
+    figure = plot_sweep(figures / "sweep.png", summary, REPORTED)
+    return {
+        "rows": rows,
+        "summary": summary,
+        "table_md": table_md,
+        "csv": str(csv_path),
+        "md": str(md_path),
+        "figure": str(figure),
+    }
+
+
+def summarize_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation over seeds for every (task, fraction, depth) cell."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["train_frac"], r["enc_layers"], r["dec_layers"]), []).append(r)
+    summary = []
+    for (task, frac, enc, dec), members in groups.items():
+        acc = np.array([m["accuracy"] for m in members])
+        char = np.array([m["char_accuracy"] for m in members])
+        secs = np.array([m["train_seconds"] for m in members], dtype=float)
+        summary.append(
+            {
+                "task": task,
+                "train_frac": frac,
+                "enc_layers": enc,
+                "dec_layers": dec,
+                "seeds": len(members),
+                "accuracy_mean": float(acc.mean()),
+                "accuracy_std": float(acc.std()),
+                "char_accuracy_mean": float(char.mean()),
+                "readback": members[0]["readback"],
+                "train_seconds_mean": float(secs.mean()),
+            }
+        )
+    return summary
+
+
+def sweep_markdown(summary: list[dict[str, Any]]) -> str:
+    lines = [
+        "| task | train frac | enc layers | dec layers | seeds | exact match % | per-char % "
+        "| read back | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        spread = f" ± {100 * s['accuracy_std']:.2f}" if s["seeds"] > 1 else ""
+        lines.append(
+            f"| {s['task']} | {s['train_frac']:g} | {s['enc_layers']} | {s['dec_layers']} | {s['seeds']} | "
+            f"{100 * s['accuracy_mean']:.2f}{spread} | {100 * s['char_accuracy_mean']:.2f} | "
+            f"{s['readback']} | {s['train_seconds_mean']:.0f} |"
+        )
+    return "\n".join(lines)

@@ -163,3 +163,63 @@ def plot_error_breakdown(path: Path | str, tables: dict[str, list[dict[str, Any]
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[tuple]) -> Path:
+    """Exact-match test accuracy against train fraction: one line per task and depth."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    keys = sorted({(s["task"], s["enc_layers"], s["dec_layers"]) for s in summary})
+    styles = ["-", "--", ":", "-."]
+    depths = sorted({(k[1], k[2]) for k in keys})
+    for task, enc, dec in keys:
+        pts = sorted(
+            (s for s in summary if (s["task"], s["enc_layers"], s["dec_layers"]) == (task, enc, dec)),
+            key=lambda s: s["train_frac"],
+        )
+        x = [s["train_frac"] for s in pts]
+        y = np.array([100 * s["accuracy_mean"] for s in pts])
+        err = np.array([100 * s["accuracy_std"] for s in pts])
+        label = f"{task}, {enc} enc / {dec} dec layer{'s' if max(enc, dec) > 1 else ''}"
+        ax.errorbar(
+            x,
+            y,
+            yerr=err if err.any() else None,
+            marker="o",
+            capsize=3,
+            label=label,
+            color=TASK_COLORS.get(task, "#333333"),
+            ls=styles[depths.index((enc, dec)) % len(styles)],
+        )
+    tasks_shown = {k[0] for k in keys}
+    fracs = sorted({s["train_frac"] for s in summary}) or [0.5]
+    for task, frac, lo, hi in reported:
+        if task not in tasks_shown:
+            continue
+        where = frac if frac is not None else max(fracs)
+        note = "" if frac is not None else " (train fraction not stated; drawn at the largest fraction)"
+        ax.errorbar(
+            [where],
+            [(lo + hi) / 2],
+            yerr=[[(hi - lo) / 2], [(hi - lo) / 2]],
+            marker="*",
+            ms=13,
+            ls="none",
+            color=TASK_COLORS.get(task, "#333333"),
+            mec="black",
+            capsize=5,
+            label=f"published report: {task} {lo:g}" + (f"-{hi:g}" if hi != lo else "") + "%" + note,
+        )
+    ax.set_xscale("log")
+    ax.set_xticks(fracs)
+    ax.set_xticklabels([f"{f:g}" for f in fracs])
+    ax.set(
+        xlabel="fraction of the 20,000 queries used for training (log scale)",
+        ylabel="exact-match accuracy on unseen test queries (%)",
+        title="How well the models generalize: accuracy against training data\n"
+        "(image outputs read back by the glyph classifier; stars = assignment reports)",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, loc="lower right")
+    fig.tight_layout()
+    return save_figure(fig, path)

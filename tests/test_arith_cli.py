@@ -1,0 +1,198 @@
+"""`genlab arith train | evaluate | ask` as a user runs them, on tiny problems (operands 0..20)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from genlab.cli import app
+from genlab.errors import GenlabError
+
+runner = CliRunner()
+TINY = ["--max-int", "20", "--hidden", "32", "--batch-size", "64", "--glyph-epochs", "1", "--no-augment"]
+
+
+def train(out, task, *extra):
+    result = runner.invoke(app, ["arith", "train", "--task", task, "--out", str(out), *TINY, *extra])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def t2t(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arith") / "t2t"
+    train(out, "text2text", "--epochs", "3", "--train-frac", "0.5")
+    return out
+
+
+@pytest.fixture(scope="module")
+def i2t(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arith") / "i2t"
+    train(out, "img2text", "--epochs", "1", "--train-frac", "0.5")
+    return out
+
+
+@pytest.fixture(scope="module")
+def t2i(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arith") / "t2i"
+    train(out, "text2img", "--epochs", "1", "--train-frac", "0.5")
+    return out
+
+
+def test_train_writes_a_complete_run(t2t):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "last.safetensors",
+        "state.pt",
+        "split.npz",
+        "metrics.jsonl",
+    ):
+        assert (t2t / name).exists(), name
+    assert (t2t / "figures" / "curves.png").exists()
+    records = [json.loads(line) for line in (t2t / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert {"train_loss", "val_acc", "val_char_acc"} <= set(records[0])
+    config = json.loads((t2t / "config.json").read_text())
+    assert config["kind"] == "arith" and config["config"]["max_int"] == 20
+
+
+def test_evaluate_reports_exact_match_and_writes_examples(t2t):
+    result = runner.invoke(app, ["arith", "evaluate", str(t2t)])
+    assert result.exit_code == 0, result.output
+    assert "exact match" in result.output and "per-character accuracy" in result.output
+    evaluation = json.loads((t2t / "evaluation.json").read_text())
+    split = np.load(t2t / "split.npz")
+    assert evaluation["test_queries"] == len(split["test"])
+    assert 0.0 <= evaluation["accuracy"] <= evaluation["char_accuracy"] <= 1.0
+    assert (t2t / "figures" / "examples.png").exists()
+
+
+def test_ask_answers_one_query(t2t):
+    result = runner.invoke(app, ["arith", "ask", str(t2t), "12+7"])
+    assert result.exit_code == 0, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("12+7 = ")
+    assert line.split("= ")[1].lstrip("-").isdigit() or line.split("= ")[1] == ""
+
+
+@pytest.mark.parametrize("bad", ["8+", "abc", "21+1", ""])
+def test_ask_refuses_malformed_or_out_of_range_queries(t2t, bad):
+    result = runner.invoke(app, ["arith", "ask", str(t2t), bad])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, GenlabError)
+    assert "query" in str(result.exception)
+
+
+def test_ask_error_is_one_red_line_in_a_real_shell(t2t):
+    proc = subprocess.run(
+        [sys.executable, "-m", "genlab", "arith", "ask", str(t2t), "100+1"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "out of range" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_resume_continues_exactly_from_the_saved_epoch(tmp_path, monkeypatch):
+    import genlab.eval.arith as eval_arith
+
+    args = ["--epochs", "3", "--train-frac", "0.3", "--dropout", "0.1"]
+    train(tmp_path / "full", "text2text", *args)
+
+    real, calls = eval_arith.validation_metrics, {"n": 0}
+
+    def interrupt_after_two(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third epoch
+        return real(*a, **k)
+
+    monkeypatch.setattr(eval_arith, "validation_metrics", interrupt_after_two)
+    result = runner.invoke(
+        app, ["arith", "train", "--task", "text2text", "--out", str(tmp_path / "cut"), *TINY, *args]
+    )
+    assert result.exit_code != 0  # click turns the Ctrl-C into exit status 130
+    monkeypatch.setattr(eval_arith, "validation_metrics", real)
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 2
+    result = runner.invoke(
+        app, ["arith", "train", "--task", "text2text", "--out", str(tmp_path / "cut"), "--resume"]
+    )
+    assert result.exit_code == 0, result.output
+    from safetensors.torch import load_file
+
+    full, cut = (
+        load_file(str(tmp_path / "full" / "last.safetensors")),
+        load_file(str(tmp_path / "cut" / "last.safetensors")),
+    )
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [
+        json.loads(x)["step"] for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
+    ]
+
+
+def test_training_again_into_a_trained_run_is_refused(t2t):
+    result = runner.invoke(
+        app, ["arith", "train", "--task", "text2text", "--out", str(t2t), *TINY, "--epochs", "1"]
+    )
+    assert isinstance(result.exception, GenlabError) and "--resume" in str(result.exception)
+
+
+def test_img2text_evaluates_on_unseen_handwriting_and_asks_with_written_queries(i2t):
+    result = runner.invoke(app, ["arith", "evaluate", str(i2t)])
+    assert result.exit_code == 0, result.output
+    assert "mnist:" in result.output and "glyph classifier" in result.output
+    result = runner.invoke(app, ["arith", "ask", str(i2t), "12+7"])
+    assert result.exit_code == 0, result.output
+    assert "mnist:" in result.output
+    pngs = list((i2t / "samples").glob("ask-query-*.png"))
+    assert pngs and Image.open(pngs[0]).size == (140 * 4, 28 * 4)
+
+
+def test_ask_image_reads_a_users_strip_dark_on_light(i2t, tmp_path):
+    from genlab.data.arithmetic import ArithSpec, GlyphBank, strip
+    from genlab.data.mnist import load_mnist
+
+    spec = ArithSpec(20)
+    mnist = load_mnist("auto", seed=0)
+    bank = GlyphBank.build(spec, mnist.images, mnist.labels, seed=5)
+    cells = bank.render(spec.encode(["12+7 "], 5), np.random.default_rng(0))[0]
+    picture = 255 - np.kron(strip(cells), np.ones((3, 3), np.uint8))  # 84x420, black ink on white paper
+    path = tmp_path / "query.png"
+    Image.fromarray(picture).save(path)
+    result = runner.invoke(app, ["arith", "ask", str(i2t), "--image", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["query_read_by_glyph_classifier"][2] == "+"  # the operator cell is found after inversion
+    assert "answer" in answer
+
+
+def test_ask_image_errors(i2t, t2t, tmp_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    result = runner.invoke(app, ["arith", "ask", str(i2t), "--image", str(junk)])
+    assert isinstance(result.exception, GenlabError) and "not a readable image" in str(result.exception)
+    result = runner.invoke(app, ["arith", "ask", str(i2t), "--image", str(tmp_path / "missing.png")])
+    assert isinstance(result.exception, GenlabError)
+    good = tmp_path / "ok.png"
+    Image.fromarray(np.zeros((28, 140), np.uint8)).save(good)
+    result = runner.invoke(app, ["arith", "ask", str(t2t), "--image", str(good)])
+    assert isinstance(result.exception, GenlabError) and "text queries" in str(result.exception)
+
+
+def test_text2img_writes_answer_images_and_reads_them_back(t2i, tmp_path):
+    result = runner.invoke(app, ["arith", "evaluate", str(t2i)])
+    assert result.exit_code == 0, result.output
+    assert "read back by the glyph classifier" in result.output and "pixel MSE" in result.output
+    out = tmp_path / "answer.png"
+    result = runner.invoke(app, ["arith", "ask", str(t2i), "12+7", "--write", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and Image.open(out).size == (84 * 4, 28 * 4)
+    assert "the glyph classifier reads" in result.output
