@@ -318,6 +318,15 @@ def test_second_load_decodes_nothing_and_changed_content_decodes_again(tmp_path,
     assert len(calls) == 18 and np.all(changed.images[0] == 1)
 
 
+def test_a_moved_folder_reuses_the_cache_and_names_its_new_place(tmp_path, monkeypatch):
+    noise_folder(tmp_path / "before", 3, seed=4242)
+    load_images(tmp_path / "before")
+    (tmp_path / "before").rename(tmp_path / "after")
+    monkeypatch.setattr(images_module, "_decode_one", None)  # a decode would fail: must come from cache
+    moved = load_images(tmp_path / "after")
+    assert str(tmp_path / "after") in moved.source and "before" not in moved.source
+
+
 def test_a_crash_while_writing_the_cache_leaves_no_entry(tmp_path, monkeypatch):
     noise_folder(tmp_path, 3, seed=777)
     before = cache_files()

@@ -189,6 +189,9 @@ class _Reader:
     decode: Callable[[int | None, int, tuple[int, int, int]], ImageSet]
 
 
+PATH_TOKEN = "\x00path\x00"  # the cache is keyed by content, so a moved folder must show its new path
+
+
 def _cached(reader: _Reader, size: int | None, channels: int, background: tuple[int, int, int]) -> ImageSet:
     key = cache_key(reader.kind, CACHE_FORMAT, reader.digest(), size, channels, list(background))
     hit = load_cached("images", key)
@@ -197,14 +200,14 @@ def _cached(reader: _Reader, size: int | None, channels: int, background: tuple[
             hit["images"],
             hit["labels"] if "labels" in hit else None,
             [str(n) for n in hit["label_names"]] if "label_names" in hit else None,
-            str(hit["source"]),
+            str(hit["source"]).replace(PATH_TOKEN, str(reader.path)),
             [str(s) for s in hit["skipped"]],
         )
     else:
         result = reader.decode(size, channels, background)
         arrays = {
             "images": result.images,
-            "source": np.array(result.source),
+            "source": np.array(result.source.replace(str(reader.path), PATH_TOKEN)),
             "skipped": np.array(result.skipped, dtype=str),
         }
         if result.labels is not None:
