@@ -32,6 +32,7 @@ def save(picture: Image.Image, path: Path, **kwargs) -> Path:
 
 def noise_folder(root: Path, n: int, seed: int, side: int = 12) -> Path:
     rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(root / f"{i:04}.png")
     return root
