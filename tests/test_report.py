@@ -63,7 +63,7 @@ def test_report_embeds_figures_and_states_sources(tmp_path):
     assert all(img["src"].startswith("data:image/png;base64,") and img["alt"] for img in collector.images)
     assert "CryptoPunks test source" in text and "MNIST: embedded test digits" in text
     assert "Variational autoencoder" in text and "Sequence-to-sequence arithmetic" in text
-    assert "0.987" in text and "By operator" in text and "pixels (weak)" in text
+    assert "98.70%" in text and "By operator" in text and "pixels (weak)" in text
 
 
 def test_parts_without_runs_are_left_out(tmp_path):

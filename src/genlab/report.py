@@ -70,6 +70,15 @@ def fmt(value: Any) -> str:
     return esc(value)
 
 
+def _cell_class(value: Any) -> str:
+    """Numbers (and percentages) align right so that columns of figures line up."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "num"
+    if isinstance(value, str) and value.endswith("%") and value[:-1].replace(".", "", 1).isdigit():
+        return "num"
+    return ""
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, caption: str = "") -> str:
     if not rows:
         return ""
@@ -77,15 +86,13 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, 
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = "".join(
         "<tr>"
-        + "".join(
-            f'<td class="{"num" if isinstance(row.get(c), int | float) else ""}">{fmt(row.get(c))}</td>'
-            for c in columns
-        )
+        + "".join(f'<td class="{_cell_class(row.get(c))}">{fmt(row.get(c))}</td>' for c in columns)
         + "</tr>"
         for row in rows
     )
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if any(c.strip() for c in columns) else ""
+    return f'<div class="scroll"><table>{cap}{thead}<tbody>{body}</tbody></table></div>'
 
 
 def figure(path: Path, caption: str, alt: str | None = None) -> str:
@@ -159,13 +166,17 @@ def _eval_records(run: RunDir) -> list[dict[str, Any]]:
 
 
 def _training_records(run: RunDir) -> list[dict[str, Any]]:
-    return [r for r in run.metrics() if not r.get("eval") and "epoch" in r]
+    return [r for r in run.metrics() if not r.get("eval") and r.get("event") != "evaluate" and "epoch" in r]
+
+
+def _epochs(run: RunDir) -> int:
+    return max((int(r["epoch"]) for r in _training_records(run)), default=0)
 
 
 def _train_seconds(run: RunDir) -> float | None:
     for record in reversed(_training_records(run)):
-        for key in ("train_seconds", "elapsed", "seconds"):
-            if key in record:
+        for key in ("train_seconds", "seconds", "time"):
+            if isinstance(record.get(key), int | float):
                 return float(record[key])
     return None
 
@@ -180,18 +191,59 @@ def generative_part(runs: list[RunDir]) -> Part:
             "data": config.get("extra", {}).get("source") or config.get("data"),
             "image size": config.get("size"),
             "latent dim": config.get("latent_dim"),
-            "epochs": len(_training_records(run)) or config.get("epochs"),
+            "epochs": _epochs(run),
             "train seconds": _train_seconds(run),
         }
         facts_html = table([{k: v for k, v in facts.items() if v is not None}])
         figures = [figure(p, caption_for(p), f"{name}: {caption_for(p)}") for p in run_figures(run)]
         part.blocks.append(f"<h3>{esc(name)} <small>({esc(run.path.name)})</small></h3>{facts_html}")
         part.blocks.append('<div class="figures">' + "".join(figures) + "</div>")
-        for record in _eval_records(run):
-            metric_rows.append({"model": name, **{k: v for k, v in record.items() if k != "eval"}})
+        evals = _eval_records(run)
+        if evals:
+            metric_rows.append(_metric_row(name, evals[-1]))
     if metric_rows:
-        part.blocks.append("<h3>Sample quality</h3>" + report_text.METRICS_INTRO + table(metric_rows))
+        spaces = sorted({row.pop("_space") for row in metric_rows})
+        warnings = sorted({w for row in metric_rows for w in row.pop("_warnings")})
+        part.blocks.append(
+            "<h3>Sample quality</h3>"
+            + report_text.METRICS_INTRO
+            + "".join(f"<p><b>Feature space:</b> {esc(space)}</p>" for space in spaces)
+            + table(metric_rows)
+            + "".join(f'<p class="note">{esc(w)}</p>' for w in warnings)
+        )
     return part
+
+
+METRIC_COLUMNS = {
+    "fid": "FID",
+    "kid": "KID",
+    "precision": "precision",
+    "recall": "recall",
+    "attr_mean_abs_diff": "attribute freq. |diff|",
+}
+
+
+def _metric_row(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Model and noise floor side by side, for every metric the evaluation recorded."""
+    space = f"{record.get('features')}: {record.get('feature_description', '')}"
+    if record.get("feature_accuracy") is not None:
+        space += f" (held-out accuracy {record['feature_accuracy']:.1%})"
+    if record.get("feature_weak"):
+        space += " (a weak feature space: compare models, do not quote the numbers)"
+    row: dict[str, Any] = {"model": name, "samples": record.get("n")}
+    for key, label in METRIC_COLUMNS.items():
+        if key in record:
+            value = record[key]
+            if key == "kid" and "kid_se" in record:
+                value = f"{value:.4f} ± {record['kid_se']:.4f}"
+            row[label] = value
+            row[f"{label} (floor)"] = record.get(f"floor_{key}")
+    if "recon_mse" in record:
+        row["recon. MSE"] = record["recon_mse"]
+        row["recon. PSNR dB"] = record.get("recon_psnr")
+    row["_space"] = space
+    row["_warnings"] = record.get("warnings", [])
+    return row
 
 
 ARITH_COLUMNS = {
@@ -208,6 +260,9 @@ ARITH_COLUMNS = {
 }
 
 
+PERCENT_COLUMNS = ("accuracy", "char_accuracy", "query_cells_read_correctly")
+
+
 def _arith_row(run: RunDir) -> dict[str, Any]:
     """One table row: the run's config, its evaluation.json and its training time."""
     config = run.config
@@ -215,8 +270,11 @@ def _arith_row(run: RunDir) -> dict[str, Any]:
     evaluation = run.path / "evaluation.json"
     if evaluation.exists():
         values.update(json.loads(evaluation.read_text()))
-    values["epochs"] = len(_training_records(run))
+    values["epochs"] = _epochs(run)
     values["train_seconds"] = _train_seconds(run)
+    for key in PERCENT_COLUMNS:
+        if isinstance(values.get(key), int | float):
+            values[key] = f"{100 * values[key]:.2f}%"
     row = {"run": run.path.name}
     row.update({label: values.get(key) for key, label in ARITH_COLUMNS.items()})
     return row
@@ -330,14 +388,14 @@ def build_report(
             part.seconds = timings[part.title]
     all_runs = image_runs + arith_runs
     seeds = sorted(set(seeds or [r.config.get("seed") for r in all_runs if r.config.get("seed") is not None]))
-    header_rows = [
-        {"": "data", "value": "; ".join(data_sources(all_runs)) or "not recorded by these runs"},
-        {"": "machine", "value": machine_summary()},
-        {"": "seeds", "value": ", ".join(str(s) for s in seeds) or "not recorded"},
-        {"": "created", "value": time.strftime("%Y-%m-%d %H:%M")},
+    facts = [("data", src) for src in data_sources(all_runs)] or [("data", "not recorded by these runs")]
+    facts += [
+        ("machine", machine_summary()),
+        ("seeds", ", ".join(str(s) for s in seeds) or "not recorded"),
+        ("created", time.strftime("%Y-%m-%d %H:%M")),
     ]
-    header_rows += [{"": f"time: {name}", "value": f"{sec:.0f} s"} for name, sec in timings.items()]
-    body = [f"<header><h1>{esc(title)}</h1>{table(header_rows)}"]
+    facts += [(f"time: {name}", f"{sec:.0f} s") for name, sec in timings.items()]
+    body = [f"<header><h1>{esc(title)}</h1>{table([{'': k, ' ': v} for k, v in facts], ['', ' '])}"]
     body += [f'<p class="note">{esc(n)}</p>' for n in notes]
     nav = "".join(f'<a href="#part{i}">{esc(p.title)}</a>' for i, p in enumerate(parts))
     body.append(f"<nav>{nav}</nav></header>")
@@ -365,6 +423,7 @@ small {{ color: #667; font-weight: normal; }}
 nav a {{ margin-right: 1.2rem; }}
 p, li {{ max-width: 75ch; }}
 .note {{ color: #8a4b00; }}
+.scroll {{ overflow-x: auto; }}
 table {{ border-collapse: collapse; margin: .8rem 0 1.2rem; font-size: .92rem; }}
 caption {{ text-align: left; font-weight: 600; padding-bottom: .3rem; }}
 th, td {{ border-bottom: 1px solid #e3e6ec; padding: .3rem .7rem; text-align: left; vertical-align: top; }}
