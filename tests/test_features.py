@@ -132,7 +132,17 @@ def test_punks_extractor_gives_features_and_attribute_probabilities():
     assert extractor(images).shape == (6, 32)
     probs = extractor.predict_attributes(images)
     assert probs.shape == (6, 92) and 0 <= probs.min() and probs.max() <= 1
+    model, _ = load_punks_classifier(TINY_PUNKS)
+    with torch.inference_mode():
+        direct = torch.sigmoid(model(resize(images, 24, 3)))
+    assert torch.allclose(probs, direct, atol=1e-5)
     assert "held-out mean attribute accuracy" in extractor.description
+    # features are scaled to unit root-mean-square on real punks, as KID's kernel expects
+    from genlab.data.punks import load_punks
+
+    real = torch.from_numpy(load_punks().rgb()[:300]).permute(0, 3, 1, 2)
+    rms = extractor(real).pow(2).mean().sqrt()
+    assert 0.7 < rms < 1.4
     assert extractor.attributes[:2] == extractor.info["attributes"][:2]
 
 

@@ -4,9 +4,12 @@
     feats = extractor(images)                 # float (N, C, H, W) in [0, 1], any size -> (N, D)
 
 Each extractor resizes and converts channels itself (24x24 RGB for punks, 28x28 grey for digits,
-299x299 RGB for Inception), and says what it is: `name`, `description`, `weak` (True for raw
-pixels) and `info` (for trained extractors, the held-out accuracy that every metric computed in
-its space is reported with). Nothing is ever downloaded: Inception needs local weights.
+299x299 RGB for Inception). The trained classifiers' features are divided by their root-mean-square
+on real data (a fixed number per extractor), so each dimension is of order 1, as KID's polynomial
+kernel (a.b / D + 1)^3 assumes and as Inception's are. Each extractor says what it is: `name`,
+`description`, `weak` (True for raw pixels) and `info` (for trained extractors, the held-out
+accuracy that every metric computed in its space is reported with). Nothing is ever downloaded:
+Inception needs local weights.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ class FeatureExtractor:
     """A named feature space: call it on images (N, C, H, W) in [0, 1] to get features (N, D).
 
     `embed` maps a batch already resized to `size` x `size` with `channels` channels to (B, D);
-    `classify`, where there is one, maps the same input to attribute probabilities (B, A).
+    `classify`, where there is one, maps those features (B, D) to attribute probabilities (B, A),
+    so one pass over the images gives both.
     """
 
     name: str
@@ -92,9 +96,14 @@ class FeatureExtractor:
         return self._batched(self.embed, images, batch_size, f"{self.name} features")
 
     def predict_attributes(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
+        return self.attributes_from_features(self(images, batch_size))
+
+    def attributes_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Attribute probabilities (N, A) from features (N, D) this extractor produced."""
         if self.classify is None:
             raise GenlabError(f"the {self.name} feature space has no attribute classifier")
-        return self._batched(self.classify, images, batch_size, f"{self.name} attributes")
+        with torch.inference_mode():
+            return self.classify(features.to(self.device)).float().cpu()
 
     def label(self) -> str:
         """One line for tables and figures: the space, and how far to trust it."""
@@ -122,6 +131,7 @@ def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> F
 
     model, info = load_punks_classifier(config)
     model = model.to(device).eval()
+    scale = 1.0 / max(info["feature_rms"], 1e-12)
     return FeatureExtractor(
         name="punks",
         description=(
@@ -130,9 +140,9 @@ def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> F
         ),
         size=24,
         channels=3,
-        embed=model.features,
+        embed=lambda x: model.features(x) * scale,
         info=info,
-        classify=lambda x: torch.sigmoid(model(x)),
+        classify=lambda feats: torch.sigmoid(model.head(feats / scale)),
         attributes=list(info["attributes"]),
         device=torch.device(device),
     )
@@ -152,8 +162,15 @@ def digits_extractor(
             f"--features digits needs the glyph classifier (genlab.eval.glyphs), which is missing ({exc}); "
             "use --features pixels meanwhile"
         ) from None
+    from genlab.data.mnist import load_mnist
+
     model, info = load_glyph_classifier(mnist_source=mnist_source, **glyph_options)
     model = model.to(device).eval()
+    digits = torch.from_numpy(load_mnist(mnist_source).images[:2000]).float().div(255)[:, None]
+    with torch.inference_mode():
+        feature_rms = float(model.features(digits.to(device)).pow(2).mean().sqrt())
+    scale = 1.0 / max(feature_rms, 1e-12)
+    info = {**info, "feature_rms": feature_rms}
     accuracy = info.get("digit_test_accuracy", info.get("test_accuracy"))
     described = f" (accuracy {accuracy:.4f} on held-out writers)" if isinstance(accuracy, float) else ""
     return FeatureExtractor(
@@ -161,8 +178,8 @@ def digits_extractor(
         description=f"MNIST digit classifier trained by genlab{described}",
         size=28,
         channels=1,
-        embed=model.features,
-        info=dict(info),
+        embed=lambda x: model.features(x) * scale,
+        info=info,
         device=torch.device(device),
     )
 

@@ -148,7 +148,7 @@ def evaluate_run(
     record.update({key: value for key, value in model_metrics.items() if key != "warnings"})
     record.update({f"floor_{key}": value for key, value in floor_metrics.items() if key != "warnings"})
 
-    attributes = _punks_attributes(extractor, half_a, half_b, fake)
+    attributes = _punks_attributes(extractor, feats_a, feats_b, feats_fake)
     if attributes is not None:
         model_attr, floor_attr = attributes
         record.update(model_attr.to_dict())
@@ -183,15 +183,15 @@ def evaluate_run(
 
 
 def _punks_attributes(
-    extractor: FeatureExtractor, half_a: torch.Tensor, half_b: torch.Tensor, fake: torch.Tensor
+    extractor: FeatureExtractor, feats_a: torch.Tensor, feats_b: torch.Tensor, feats_fake: torch.Tensor
 ) -> tuple[AttributeComparison, AttributeComparison] | None:
     """(model vs A, B vs A) attribute frequencies, when the feature space has a classifier (punks)."""
     if extractor.classify is None or not extractor.attributes:
         return None
     names = list(extractor.attributes)
-    probs_a, names_g = with_hat_group(extractor.predict_attributes(half_a), names)
-    probs_b, _ = with_hat_group(extractor.predict_attributes(half_b), names)
-    probs_fake, _ = with_hat_group(extractor.predict_attributes(fake), names)
+    probs_a, names_g = with_hat_group(extractor.attributes_from_features(feats_a), names)
+    probs_b, _ = with_hat_group(extractor.attributes_from_features(feats_b), names)
+    probs_fake, _ = with_hat_group(extractor.attributes_from_features(feats_fake), names)
     return attribute_frequencies(probs_a, probs_fake, names_g), attribute_frequencies(
         probs_a, probs_b, names_g
     )

@@ -21,7 +21,7 @@ def plot_metrics(record: dict[str, Any], path: Path | str, title: str = "") -> P
     import matplotlib.pyplot as plt
 
     has_attr = "attr_freq_real" in record
-    fig = plt.figure(figsize=(13, 8.5 if has_attr else 4.2), dpi=110)
+    fig = plt.figure(figsize=(13, 8.5 if has_attr else 4.2), dpi=110, layout="constrained")
     grid = fig.add_gridspec(2 if has_attr else 1, 4, height_ratios=[1, 1.35] if has_attr else [1])
     panels = [
         ("FID (lower is better)", "fid", None),
@@ -60,7 +60,6 @@ def plot_metrics(record: dict[str, Any], path: Path | str, title: str = "") -> P
     )
     if has_attr:
         _attribute_panels(fig, grid, record)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return out
@@ -81,7 +80,12 @@ def _attribute_panels(fig: Any, grid: Any, record: dict[str, Any]) -> None:
         np.maximum(r, eps), np.maximum(b, eps), s=14, color=FLOOR_COLOUR, alpha=0.6, label="real half B"
     )
     ax.scatter(np.maximum(r, eps), np.maximum(f, eps), s=18, color=MODEL_COLOUR, label="generated")
-    for i in np.argsort(-np.abs(r - f))[:6]:
+    placed: list[tuple[float, float]] = []
+    for i in np.argsort(-np.abs(r - f))[:10]:
+        x, y = np.log10(max(r[i], eps)), np.log10(max(f[i], eps))
+        if any(abs(x - px) < 0.35 and abs(y - py) < 0.15 for px, py in placed) or len(placed) == 6:
+            continue  # keep labels legible: skip one that would sit on another
+        placed.append((x, y))
         ax.annotate(
             names[i], (max(r[i], eps), max(f[i], eps)), fontsize=8, xytext=(3, 3), textcoords="offset points"
         )

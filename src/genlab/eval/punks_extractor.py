@@ -25,7 +25,7 @@ from genlab.models.punks_classifier import IMAGE_SIZE, PunksClassifier, PunksCla
 from genlab.paths import atomic_write, atomic_write_json, cache_dir
 from genlab.train.progress import progress, say
 
-FORMAT = 1
+FORMAT = 2  # 2: records feature_rms
 
 
 @dataclass
@@ -142,12 +142,15 @@ def train_punks_classifier(config: PunksTrainConfig | None = None) -> tuple[Punk
     test_rgb = _composite(rgba[test_idx], background)
     test_resized = round_trip_32(test_rgb)
     with torch.inference_mode():
+        # the features' typical size on real punks, so the extractor can hand out unit-scale features
+        feature_rms = float(model.features(test_rgb).pow(2).mean().sqrt())
         scores = heldout_scores(torch.sigmoid(model(test_rgb)), targets[test_idx])
         resized = heldout_scores(torch.sigmoid(model(test_resized)), targets[test_idx])
     info: dict[str, Any] = {
         **scores,
         "mean_accuracy_32px_round_trip": resized["mean_accuracy"],
         "macro_f1_32px_round_trip": resized["macro_f1"],
+        "feature_rms": feature_rms,
         "n_train": len(train_idx),
         "n_heldout": n_test,
         "train_seconds": round(seconds, 2),
