@@ -90,7 +90,7 @@ def _attribute_panels(fig: Any, grid: Any, record: dict[str, Any]) -> None:
             names[i], (max(r[i], eps), max(f[i], eps)), fontsize=8, xytext=(3, 3), textcoords="offset points"
         )
     ax.set_xlabel("frequency in real images (half A)")
-    ax.set_ylabel("frequency in the other set")
+    ax.set_ylabel("frequency in the other set (bottom edge: none)")
     ax.set_title(
         f"all {len(names)} attributes: mean |difference| {record['attr_mean_abs_diff']:.3f} "
         f"(floor {record['floor_attr_mean_abs_diff']:.3f})",
