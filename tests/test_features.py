@@ -59,11 +59,37 @@ def test_inception_without_weights_fails_clearly(monkeypatch):
         inception_extractor("/nonexistent/inception.pt")
 
 
-def test_inception_refuses_a_plain_state_dict(tmp_path):
-    path = tmp_path / "inception.safetensors"
+def test_inception_refuses_weights_of_another_network(tmp_path):
+    path = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, str(path))
-    with pytest.raises(GenlabError, match="neither a torch.export .pt2 archive nor a TorchScript"):
+    with pytest.raises(GenlabError, match="not an Inception-v3 state dict"):
         inception_extractor(path)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(GenlabError, match="cannot read"):
+        inception_extractor(junk)
+
+
+def test_inception_loads_fid_and_torchvision_state_dicts(tmp_path):
+    from genlab.models.inception import InceptionV3Features
+
+    # the FID weights of pytorch-fid: torchvision's key names, a 1008-class fc, no auxiliary head
+    state = InceptionV3Features(fid_variant=True).state_dict()
+    assert "Mixed_7c.branch3x3dbl_3b.bn.running_var" in state and "Conv2d_1a_3x3.conv.weight" in state
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    state |= {"fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)}
+    fid_path = tmp_path / "pt_inception.pth"
+    torch.save(state, fid_path)
+    extractor = inception_extractor(fid_path)
+    assert "FID weights" in extractor.description
+    feats = extractor(torch.rand(2, 3, 32, 32))
+    assert feats.shape == (2, 2048) and torch.all(feats >= 0)
+
+    tv = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    tv |= {"fc.weight": torch.zeros(1000, 2048), "AuxLogits.fc.weight": torch.zeros(1000, 768)}
+    tv_path = tmp_path / "inception_v3_google.safetensors"
+    save_file(tv, str(tv_path))
+    assert "not the FID network" in inception_extractor(tv_path).description
 
 
 class _PoolNet(torch.nn.Module):

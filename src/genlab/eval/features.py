@@ -189,17 +189,18 @@ def inception_extractor(
 ) -> FeatureExtractor:
     """Inception-v3 pool features from a local file (never downloaded).
 
-    The file holds a network mapping float (N, 3, 299, 299) in [0, 1] to features (N, D) or
-    (N, D, 1, 1) (if it returns a list or tuple, the last element is used), saved either with
-    `torch.export.save` (a .pt2 archive, with a dynamic batch dimension) or as TorchScript
-    (`torch.jit.trace(...).save`). Plain state dicts (.safetensors/.pth) are not supported:
-    genlab has no torchvision to rebuild the network from them.
+    The file is either an Inception-v3 state dict (.pth/.pt/.safetensors: the FID weights of
+    pytorch-fid, `pt_inception-2015-12-05-6726825d.pth`, or torchvision's ImageNet weights), loaded
+    into genlab's own Inception (genlab.models.inception), or a whole network mapping float
+    (N, 3, 299, 299) in [0, 1] to features (N, D) or (N, D, 1, 1) (if it returns a list or tuple,
+    the last element is used), saved with `torch.export.save` (.pt2, dynamic batch dimension) or
+    as TorchScript.
     """
     path_text = str(weights) if weights else os.environ.get(INCEPTION_ENV, "")
     if not path_text:
         raise GenlabError(
             "--features inception needs Inception-v3 weights on disk, and genlab never downloads them: "
-            f"pass --inception-weights PATH (a torch.export .pt2 or TorchScript file) or set "
+            "pass --inception-weights PATH (e.g. pytorch-fid's pt_inception-2015-12-05-6726825d.pth) or set "
             f"${INCEPTION_ENV}; or use --features punks|digits|pixels"
         )
     path = Path(path_text).expanduser()
@@ -207,7 +208,7 @@ def inception_extractor(
         raise GenlabError(
             f"Inception weights {path} do not exist: check --inception-weights or ${INCEPTION_ENV}"
         )
-    module = _load_network(path, device)
+    module, kind = _load_network(path, device)
 
     def embed(x: torch.Tensor) -> torch.Tensor:
         out = module(x)
@@ -217,7 +218,7 @@ def inception_extractor(
 
     return FeatureExtractor(
         name="inception",
-        description=f"Inception-v3 pool features from {path.name}",
+        description=f"Inception-v3 pool features from {path.name} ({kind})",
         size=299,
         channels=3,
         embed=embed,
@@ -226,27 +227,66 @@ def inception_extractor(
     )
 
 
-def _load_network(path: Path, device: str | torch.device) -> Callable[[torch.Tensor], Any]:
-    """A torch.export archive or a TorchScript file as a callable module."""
+def _load_network(path: Path, device: str | torch.device) -> tuple[Callable[[torch.Tensor], Any], str]:
+    """A torch.export archive, a TorchScript file or an Inception-v3 state dict, as a callable
+    network and a description of what it is."""
     import warnings
 
     if path.suffix == ".pt2":
         try:
-            return torch.export.load(str(path)).module().to(device)
+            return torch.export.load(str(path)).module().to(device), "a torch.export archive"
         except Exception as exc:
             raise GenlabError(f"cannot load {path} as a torch.export archive ({exc})") from None
-    if not _is_torchscript(path):
-        raise GenlabError(
-            f"{path} is neither a torch.export .pt2 archive nor a TorchScript module: export the "
-            "network where torchvision is available, e.g. torch.export.save(torch.export.export(model, "
-            "(torch.rand(2, 3, 299, 299),), dynamic_shapes=...), 'inception.pt2')"
-        )
+    if _is_torchscript(path):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still works
+                return torch.jit.load(str(path), map_location=device).eval(), "TorchScript"
+        except Exception as exc:
+            raise GenlabError(f"cannot load {path} as a TorchScript module ({exc})") from None
+    return _inception_from_state_dict(path, device)
+
+
+def _inception_from_state_dict(path: Path, device: str | torch.device) -> tuple[torch.nn.Module, str]:
+    """genlab's own Inception-v3 with weights from a state dict (.safetensors, or .pth/.pt read with
+    weights_only=True, which runs no code): the FID weights of pytorch-fid or torchvision's."""
+    from genlab.models.inception import InceptionV3Features, is_fid_state_dict
+
+    hint = (
+        "give the FID Inception weights (pt_inception-2015-12-05-6726825d.pth from pytorch-fid) or "
+        "torchvision's inception_v3 weights as a .pth/.safetensors state dict, or a .pt2/TorchScript network"
+    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still works
-            return torch.jit.load(str(path), map_location=device).eval()
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GenlabError(f"cannot load {path} as a TorchScript module ({exc})") from None
+        raise GenlabError(f"cannot read {path} as weights ({type(exc).__name__}): {hint}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GenlabError(f"{path} does not hold a state dict of tensors: {hint}")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    fid_variant = is_fid_state_dict(state)
+    model = InceptionV3Features(fid_variant=fid_variant)
+    wanted = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
+    try:
+        result = model.load_state_dict(wanted, strict=False)
+    except RuntimeError as exc:
+        raise GenlabError(
+            f"{path} is not an Inception-v3 state dict ({str(exc).splitlines()[0]}): {hint}"
+        ) from None
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        odd = (missing + result.unexpected_keys)[:3]
+        raise GenlabError(
+            f"{path} is not an Inception-v3 state dict (keys such as {odd} do not match): {hint}"
+        )
+    kind = "FID weights" if fid_variant else "torchvision ImageNet weights; not the FID network"
+    return model.to(device).eval(), kind
 
 
 def _is_torchscript(path: Path) -> bool:
