@@ -142,3 +142,14 @@ def test_augmentation_is_seeded_and_keeps_shape():
     b = augment_cells(x, torch.Generator().manual_seed(0))
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.equal(a, x)
+
+
+def test_aligned_layout_puts_digits_in_place_value_columns():
+    spec = ArithSpec(layout="aligned")
+    q = all_queries(spec)
+    assert q.query_text[0] == " 0+ 0"
+    assert spec.pad_query(5, "+", 24) == " 5+24" and spec.pad_query(81, "-", 7) == "81- 7"
+    assert spec.decode(q.query_tokens) == q.query_text
+    assert ArithSpec(layout="left").pad_query(5, "+", 24) == "5+24 "
+    with pytest.raises(GenlabError):
+        ArithSpec(layout="diagonal")

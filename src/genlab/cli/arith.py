@@ -53,6 +53,9 @@ def train(
     attention: bool | None = typer.Option(
         None, "--attention/--no-attention", help="Luong attention over the encoder outputs [per task]."
     ),
+    layout: str | None = typer.Option(
+        None, help="Query layout: left ('5+24 ', the notebook's) or aligned (' 5+24', column-aligned)."
+    ),
     max_int: int | None = typer.Option(None, help="Largest operand [99]."),
     ops: str | None = typer.Option(None, help="Operators, a subset of '+-*' [+-]."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda | mps."),

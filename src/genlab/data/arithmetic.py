@@ -32,8 +32,14 @@ class ArithSpec:
 
     max_int: int = 99
     ops: str = "+-"
+    # "left": '5+24 ', the notebook's query padded on the right; "aligned": ' 5+24', each operand
+    # right-aligned in its own field as in written column arithmetic, so a digit's position is its
+    # place value
+    layout: str = "left"
 
     def __post_init__(self) -> None:
+        if self.layout not in ("left", "aligned"):
+            raise GenlabError(f"query layout {self.layout!r}: use left or aligned")
         if self.max_int < 1:
             raise GenlabError(f"max_int must be at least 1, got {self.max_int}")
         if not self.ops or any(op not in "+-*" for op in self.ops) or len(set(self.ops)) != len(self.ops):
@@ -82,6 +88,9 @@ class ArithSpec:
         return ["".join(row) for row in chars[np.asarray(tokens)]]
 
     def pad_query(self, a: int, op: str, b: int) -> str:
+        if self.layout == "aligned":
+            width = self.operand_len
+            return f"{a:>{width}}{op}{b:>{width}}"
         return f"{a}{op}{b}".ljust(self.query_len)
 
     def pad_answer(self, value: int) -> str:
@@ -136,7 +145,7 @@ def all_queries(spec: ArithSpec = ArithSpec()) -> Queries:
     result = apply_op(a, op, b)
     qlen, alen = spec.query_len, spec.answer_len
     query_text = [
-        f"{x}{o}{y}".ljust(qlen) for x, o, y in zip(a.tolist(), op.tolist(), b.tolist(), strict=False)
+        spec.pad_query(x, o, y) for x, o, y in zip(a.tolist(), op.tolist(), b.tolist(), strict=True)
     ]
     answer_text = [str(r).rjust(alen) for r in result.tolist()]
     return Queries(

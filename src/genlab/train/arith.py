@@ -76,6 +76,7 @@ class ArithConfig:
     glyph_epochs: int = 12  # training epochs of the (cached) glyph classifier
     max_int: int = 99
     ops: str = "+-"
+    layout: str = "left"  # query layout: "left" ('5+24 ', the notebook's) or "aligned" (' 5+24')
     val_size: int = 1000
     device: str = "auto"
 
@@ -108,7 +109,7 @@ class ArithConfig:
 
     @property
     def spec(self) -> ArithSpec:
-        return ArithSpec(self.max_int, self.ops)
+        return ArithSpec(self.max_int, self.ops, self.layout)
 
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -95,8 +95,7 @@ def plot_error_heatmaps(path: Path | str, grid: np.ndarray, ops: str, title: str
     plt = _plt()
     from matplotlib.colors import ListedColormap
 
-    cmap = ListedColormap(["#f3f3f3", WRONG])
-    cmap.set_bad("#bdbdbd")
+    cmap = ListedColormap(["#f3f3f3", WRONG]).with_extremes(bad="#bdbdbd")
     fig, axes = plt.subplots(1, len(ops), figsize=(5.2 * len(ops), 5.0), squeeze=False)
     for ax, panel, op in zip(axes[0], grid, ops, strict=False):
         ax.imshow(

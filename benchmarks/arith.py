@@ -1,0 +1,204 @@
+"""Arithmetic seq2seq: quality and speed of every task at its defaults, plus a split/depth sweep.
+
+    .venv/bin/python -m benchmarks.arith                      # everything (about 15-25 min on 2 cores)
+    .venv/bin/python -m benchmarks.arith --tasks text2text --no-sweep
+
+Writes benchmarks/results/arith.json/.md (defaults per task, dataset build time) and
+arith_sweep.json/.md (the sweep), regenerates their sections of benchmarks/RESULTS.md, and puts
+the headline rows into the README's arithmetic section (between markers), never typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+TARGETS = {"text2text": 0.999, "img2text": 0.95, "text2img": 0.99, "img2img": 0.95}
+
+
+def dataset_build_seconds(repeats: int = 3) -> float:
+    """Best-of-N time to build all 20,000 queries as text and as handwriting (queries and answers)."""
+    from genlab.data.arithmetic import ArithSpec, GlyphBank, all_queries
+    from genlab.data.mnist import load_mnist
+
+    mnist = load_mnist("auto", seed=0)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        spec = ArithSpec()
+        q = all_queries(spec)
+        bank = GlyphBank.build(spec, mnist.images, mnist.labels, seed=0)
+        rng = np.random.default_rng(0)
+        bank.render(q.query_tokens, rng), bank.render(q.answer_tokens, rng)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_tasks(tasks: list[str], work: Path) -> list[dict]:
+    from genlab.data.mnist import load_mnist
+    from genlab.eval.arith import evaluate_arith
+    from genlab.eval.glyphs import load_glyph_classifier
+    from genlab.train.arith import ArithConfig, train_arith
+
+    rows = []
+    start = time.perf_counter()
+    _, info = load_glyph_classifier()
+    glyph_seconds = time.perf_counter() - start
+    rows.append(
+        {
+            "task": "glyph classifier",
+            "train_frac": None,
+            "exact_match_%": round(100 * info["test_accuracy"], 2),
+            "per_char_%": round(100 * info["digit_test_accuracy"], 2),
+            "read_back_%": None,
+            "target_%": None,
+            "epochs": info["epochs"],
+            "wall_s": round(glyph_seconds, 1),
+            "note": "13-way cell accuracy on the test handwriting pool (per_char = digits only)",
+        }
+    )
+    for task in tasks:
+        out = work / task
+        shutil.rmtree(out, ignore_errors=True)
+        config = ArithConfig.for_task(task)
+        start = time.perf_counter()
+        run = train_arith(config, out)
+        wall = time.perf_counter() - start
+        result = evaluate_arith(run)
+        epochs = [m for m in run.metrics() if "train_loss" in m]
+        image_out = "readback_accuracy" in result
+        rows.append(
+            {
+                "task": task,
+                "train_frac": config.train_frac,
+                "exact_match_%": round(100 * result["accuracy"], 2),
+                "per_char_%": round(100 * result["char_accuracy"], 2),
+                "read_back_%": round(100 * result["readback_accuracy"], 2) if image_out else None,
+                "target_%": 100 * TARGETS[task],
+                "epochs": len(epochs),
+                "wall_s": round(wall, 1),
+                "note": (load_mnist(config.mnist).source.split(" (")[0] + " handwriting, unseen writers")
+                if task != "text2text"
+                else "",
+            }
+        )
+    return rows
+
+
+def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
+    """Replace the generated block of the README's arithmetic section."""
+    if not README.exists():
+        return
+    start, end = "<!-- arith-results:start -->", "<!-- arith-results:end -->"
+    text = README.read_text()
+    if start not in text:
+        return
+    lines = [
+        "| task | exact match (test) | per character | epochs | train + eval s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in task_rows:
+        if r["task"] == "glyph classifier":
+            continue
+        suffix = " (read back)" if r["read_back_%"] is not None else ""
+        lines.append(
+            f"| {r['task']} at {r['train_frac']:g} train | {r['exact_match_%']:.2f}%{suffix} | "
+            f"{r['per_char_%']:.2f}% | {r['epochs']} | {r['wall_s']:.0f} |"
+        )
+    block = (
+        "Measured by `python -m benchmarks.arith` on this repository's reference machine (2 CPU cores):\n\n"
+    )
+    block += "\n".join(lines) + "\n"
+    if sweep_md:
+        block += "\nSweep (exact match on unseen test queries):\n\n" + sweep_md + "\n"
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    README.write_text(before + start + "\n" + block + end + after)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="text2text,img2text,text2img,img2img")
+    parser.add_argument("--work", default="/tmp/genlab-bench-arith")
+    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--sweep-tasks", default="text2text")
+    parser.add_argument("--sweep-fracs", default="0.5,0.25,0.1,0.05")
+    parser.add_argument("--sweep-enc-layers", default="1,2")
+    parser.add_argument("--sweep-budget", type=float, default=None, help="training seconds per sweep cell")
+    args = parser.parse_args()
+    work = Path(args.work)
+    command = "python -m benchmarks.arith " + " ".join(
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(args).items()
+        if v not in (None, False) and k != "work"
+    )
+    build = dataset_build_seconds()
+    tasks = [t for t in args.tasks.split(",") if t]
+    rows = bench_tasks(tasks, work)
+    write_results(
+        "arith",
+        "Arithmetic seq2seq at the default settings",
+        rows,
+        [
+            "task",
+            "train_frac",
+            "exact_match_%",
+            "per_char_%",
+            "read_back_%",
+            "target_%",
+            "epochs",
+            "wall_s",
+            "note",
+        ],
+        notes=f"Building all 20,000 queries as text and handwriting (queries and answers): {build:.3f} s. "
+        "Exact match = the whole answer right on test queries never trained on; image outputs are read back "
+        "by the glyph classifier; image inputs use handwriting never seen in training. wall_s = training "
+        "including the per-epoch validation.",
+        command=command,
+    )
+    sweep_md = None
+    if not args.no_sweep:
+        from genlab.train.arith import run_sweep
+
+        result = run_sweep(
+            work / "sweep",
+            tasks=args.sweep_tasks.split(","),
+            fracs=[float(f) for f in args.sweep_fracs.split(",")],
+            enc_layers=[int(e) for e in args.sweep_enc_layers.split(",")],
+            time_budget=args.sweep_budget,
+        )
+        sweep_rows = [
+            {
+                "task": s["task"],
+                "train_frac": s["train_frac"],
+                "enc_layers": s["enc_layers"],
+                "dec_layers": s["dec_layers"],
+                "exact_match_%": round(100 * s["accuracy_mean"], 2),
+                "per_char_%": round(100 * s["char_accuracy_mean"], 2),
+                "train_s": round(s["train_seconds_mean"], 1),
+            }
+            for s in result["summary"]
+        ]
+        write_results(
+            "arith_sweep",
+            "Arithmetic sweep: train fraction x encoder depth",
+            sweep_rows,
+            notes="Produced by `genlab arith sweep` (via run_sweep); figure: " + result["figure"],
+            command=command,
+        )
+        sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
+        sweep_md = "\n".join(line for line in sweep_md.splitlines() if line.startswith("|"))
+    update_readme(rows, sweep_md)
+
+
+if __name__ == "__main__":
+    main()
