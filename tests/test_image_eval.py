@@ -98,3 +98,14 @@ def test_missing_inception_weights_are_one_red_line(runs):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --features inception needs Inception-v3 weights")
+
+
+def test_auto_picks_the_feature_space_that_fits_the_data(runs, monkeypatch, tmp_path):
+    from genlab.cli.images_eval import _auto_features
+
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    assert _auto_features(runs["vae"], None) == "punks"
+    assert _auto_features(runs["gan"], None) == "pixels"  # an array of squares: no trained space fits
+    assert _auto_features(runs["gan"], tmp_path / "inception.pth") == "inception"
+    monkeypatch.setenv(INCEPTION_ENV, str(tmp_path / "inception.pth"))
+    assert _auto_features(runs["gan"], None) == "inception"
