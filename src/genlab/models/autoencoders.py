@@ -158,7 +158,7 @@ def vae_loss(
     logvar: torch.Tensor,
     beta: float = 1.0,
     likelihood: str = "gaussian",
-    sigma: float = 0.1,
+    sigma: float = 0.3,
 ) -> dict[str, torch.Tensor]:
     """Negative ELBO per image (mean over the batch): {'loss', 'recon', 'kl'}.
 
