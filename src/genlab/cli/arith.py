@@ -49,7 +49,7 @@ def train(
         None, "--finetune-cnn/--frozen-cnn", help="Train the per-cell CNN too (slower) [frozen]."
     ),
     augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Warp handwriting [yes]."),
-    glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier [12]."),
+    glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier [20]."),
     attention: bool | None = typer.Option(
         None, "--attention/--no-attention", help="Luong attention over the encoder outputs [per task]."
     ),

@@ -48,7 +48,7 @@ def train_glyph_classifier(
     train: GlyphBank,
     test: GlyphBank,
     n_classes: int,
-    epochs: int = 12,
+    epochs: int = 20,
     seed: int = 0,
     batch_size: int = 128,
     max_train: int | None = None,
@@ -114,7 +114,7 @@ def load_glyph_classifier(
     seed: int = 0,
     spec: ArithSpec | None = None,
     test_frac: float = 0.2,
-    epochs: int = 12,
+    epochs: int = 20,
     max_train: int | None = None,
 ) -> tuple[GlyphClassifier, dict[str, Any]]:
     """The cached glyph classifier for this data, training it first if needed (~30 s on 2 cores).

@@ -14,11 +14,12 @@ in training and greedy decoding at inference.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from genlab.models.glyphs import CellEncoder
+from genlab.models.glyphs import GlyphClassifier
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -41,6 +42,10 @@ class Seq2SeqSpec:
     dropout: float = 0.0
     reverse: bool = True  # read the query right to left: the last digits meet the decoder first
     attention: bool = False  # Luong attention of each decoder output over the encoder outputs
+    # image outputs: also predict each answer character from the decoder state (a training-only
+    # auxiliary loss). Without it, pixel loss alone lets the encoder saturate into a constant
+    # state and the decoder draws the same average digit for every query.
+    aux_text: bool = True
     cell_features: int = 128
     cnn_width: int = 16
 
@@ -56,7 +61,7 @@ def _rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float) -
 class ImageHead(nn.Module):
     """(N, H) -> (N, 28, 28) pixel logits: dense -> reshape -> two transposed convolutions."""
 
-    def __init__(self, hidden: int, channels: int = 32) -> None:
+    def __init__(self, hidden: int, channels: int = 16) -> None:
         super().__init__()
         self.channels = channels
         self.dense = nn.Sequential(nn.Linear(hidden, channels * 7 * 7), nn.ReLU())
@@ -77,8 +82,10 @@ class Seq2Seq(nn.Module):
         self.spec = spec
         s = spec
         if s.input_kind == "image":
-            self.cell_encoder = CellEncoder(s.cell_features, s.cnn_width)
-            self.in_proj = nn.Linear(s.cell_features, s.embed_dim)
+            # each cell is read by a glyph classifier; its class probabilities are the cell's input,
+            # so the recurrent part sees "soft text" and the CNN can start from the pretrained reader
+            self.cell_encoder = GlyphClassifier(s.vocab_size, s.cell_features, s.cnn_width)
+            self.in_proj = nn.Linear(s.vocab_size, s.embed_dim)
         else:
             self.in_embed = nn.Embedding(s.vocab_size, s.embed_dim)
         self.encoder = _rnn(s.cell, s.embed_dim, s.hidden, s.enc_layers, s.dropout)
@@ -98,6 +105,8 @@ class Seq2Seq(nn.Module):
             self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
             self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
         self.head = nn.Linear(s.hidden, s.vocab_size) if s.output_kind == "text" else ImageHead(s.hidden)
+        if s.output_kind == "image" and s.aux_text:
+            self.aux_head = nn.Linear(s.hidden, s.vocab_size)
 
     # -- encoder ----------------------------------------------------------------------------
 
@@ -106,11 +115,15 @@ class Seq2Seq(nn.Module):
         if self.spec.input_kind == "text":
             return self.in_embed(query)
         b, t = query.shape[:2]
-        feats = self.cell_encoder(query.reshape(b * t, 1, 28, 28)).view(b, t, -1)
+        feats = self.read_cells(query.reshape(b * t, 1, 28, 28)).view(b, t, -1)
         return self.in_proj(feats)
 
+    def read_cells(self, cells: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) in [0, 1] -> (N, V) class probabilities of each cell."""
+        return torch.softmax(self.cell_encoder(cells), -1)
+
     def embed_cell_features(self, feats: torch.Tensor) -> torch.Tensor:
-        """Precomputed cell features (B, Tq, F) -> (B, Tq, E) (training with a frozen cell CNN)."""
+        """Precomputed cell probabilities (B, Tq, V) -> (B, Tq, E) (training with a frozen cell CNN)."""
         return self.in_proj(feats)
 
     def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor]:
@@ -146,15 +159,18 @@ class Seq2Seq(nn.Module):
         weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
         return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
 
-    def _head(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits."""
+    def _head(self, out: torch.Tensor, memory: torch.Tensor, with_aux: bool = False) -> Any:
+        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits)."""
         if self.spec.attention:
             out = self._attend(out, memory)
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
         b, t, h = out.shape
-        return self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
+        pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
+        if with_aux:
+            return pixels, (self.aux_head(out) if self.spec.aux_text else None)
+        return pixels
 
     def decode(
         self,
@@ -162,13 +178,17 @@ class Seq2Seq(nn.Module):
         context: torch.Tensor,
         memory: torch.Tensor,
         target: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing."""
+        with_aux: bool = False,
+    ) -> Any:
+        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing.
+
+        `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
+        """
         b, length = context.shape[0], self.spec.answer_len
         ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
         if self.spec.decoder == "repeat":
             out, _ = self.decoder(ctx, state)
-            return self._head(out, memory)
+            return self._head(out, memory, with_aux)
         if target is not None:
             first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
             if self.spec.output_kind == "text":
@@ -176,7 +196,7 @@ class Seq2Seq(nn.Module):
             else:
                 rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
             out, _ = self.decoder(torch.cat([torch.cat([first, rest], 1), ctx], -1), state)
-            return self._head(out, memory)
+            return self._head(out, memory, with_aux)
         # greedy: feed back the model's own previous output
         previous, logits = None, []
         for _t in range(length):

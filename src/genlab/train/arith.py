@@ -61,6 +61,7 @@ class ArithConfig:
     reverse: bool = True
     dropout: float = 0.0
     attention: bool = False
+    aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
     epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
     steps: int = 2000
     batch_size: int = 256
@@ -73,7 +74,7 @@ class ArithConfig:
     handwriting_test_frac: float = 0.2
     augment: bool = True
     finetune_cnn: bool = False
-    glyph_epochs: int = 12  # training epochs of the (cached) glyph classifier
+    glyph_epochs: int = 20  # training epochs of the (cached) glyph classifier
     max_int: int = 99
     ops: str = "+-"
     layout: str = "left"  # query layout: "left" ('5+24 ', the notebook's) or "aligned" (' 5+24')
@@ -115,8 +116,9 @@ class ArithConfig:
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2text": {},
     "img2text": {},
-    "text2img": {"decoder": "repeat", "lr": 2e-3},
-    "img2img": {"decoder": "repeat", "lr": 2e-3},
+    # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
+    "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1000},
+    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1000},
 }
 
 
@@ -137,6 +139,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         dropout=config.dropout,
         reverse=config.reverse,
         attention=config.attention,
+        aux_text=config.aux_text,
     )
 
 
@@ -183,7 +186,7 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 
 @torch.inference_mode()
 def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
-    """Cell-CNN features of `copies` augmented versions of every bank image: (copies, M, F)."""
+    """Cell probabilities of `copies` augmented versions of every bank image: (copies, M, V)."""
     gen = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(bank.images).float().div_(255).unsqueeze(1)  # (M, 1, 28, 28)
     was_training = model.training
@@ -191,7 +194,7 @@ def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> tor
     out = []
     for c in range(copies):
         x = augment_cells(images, gen) if c > 0 else images
-        out.append(torch.cat([model.cell_encoder(x[i : i + 4096]) for i in range(0, len(x), 4096)]))
+        out.append(torch.cat([model.read_cells(x[i : i + 4096]) for i in range(0, len(x), 4096)]))
     model.train(was_training)
     return torch.stack(out)
 
@@ -225,11 +228,12 @@ class Batches:
             if self.config.augment:
                 cells = augment_cells(cells.view(b * t, 1, 28, 28), gen).view(b, t, 28, 28)
             x = ("images", cells.to(self.device))
+        tokens = torch.from_numpy(atok).to(self.device)
         if self.out_image:
             y = torch.from_numpy(self.data.train_bank.render(atok, rng)).float().div_(255).to(self.device)
         else:
-            y = torch.from_numpy(atok).to(self.device)
-        return x, y
+            y = tokens
+        return x, y, tokens
 
     def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         kind, value = x
@@ -238,12 +242,22 @@ class Batches:
         else:
             embedded = self.model.embed_query(value)
         state, context, memory = self.model.encode(embedded)
-        return self.model.decode(state, context, memory, y)
+        return self.model.decode(state, context, memory, y, with_aux=self.out_image)
 
 
-def loss_fn(logits: torch.Tensor, y: torch.Tensor, out_image: bool) -> torch.Tensor:
+AUX_WEIGHT = 0.1
+
+
+def loss_fn(
+    logits: Any, y: torch.Tensor, out_image: bool, tokens: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy per answer character; for images, pixel BCE (+ the auxiliary character loss)."""
     if out_image:
-        return F.binary_cross_entropy_with_logits(logits, y)
+        pixels, aux = logits if isinstance(logits, tuple) else (logits, None)
+        loss = F.binary_cross_entropy_with_logits(pixels, y)
+        if aux is not None and tokens is not None:
+            loss = loss + AUX_WEIGHT * F.cross_entropy(aux.reshape(-1, aux.shape[-1]), tokens.reshape(-1))
+        return loss
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
@@ -278,7 +292,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             classifier, info = load_glyph_classifier(
                 config.mnist, config.seed, config.spec, config.handwriting_test_frac, config.glyph_epochs
             )
-            model.cell_encoder.load_state_dict(classifier.encoder.state_dict())
+            model.cell_encoder.load_state_dict(classifier.state_dict())
     else:
         model.load_state_dict(run.load_weights("last"))
     if data is None:
@@ -319,9 +333,9 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             idx = order[i : i + config.batch_size]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(step, epochs * steps_per_epoch, config.lr)
-            x, y = batches.make(idx, rng, gen)
+            x, y, tokens = batches.make(idx, rng, gen)
             logits = batches.logits(x, y)
-            loss = loss_fn(logits, y, mspec.output_kind == "image")
+            loss = loss_fn(logits, y, mspec.output_kind == "image", tokens)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
