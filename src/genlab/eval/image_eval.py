@@ -95,6 +95,8 @@ def evaluate_run(
     from genlab.train.image_runs import KINDS, generate, heldout_images, load_data, load_trained, reconstruct
     from genlab.train.rundir import RunDir
 
+    if n < 2 * k + 2:
+        raise GenlabError(f"--n {n} is too small: use at least {2 * k + 2} (thousands for a stable FID)")
     started = time.perf_counter()
     run = RunDir.open(run_path, KINDS)
     torch_device = pick_device(device)
@@ -104,8 +106,6 @@ def evaluate_run(
         if isinstance(features, FeatureExtractor)
         else get_extractor(features, device=torch_device, inception_weights=inception_weights)
     )
-    if n < 2 * k + 2:
-        raise GenlabError(f"--n {n} is too small: use at least {2 * k + 2} (thousands for a stable FID)")
 
     real, source = load_data(cfg)  # uint8 (N, H, W, C), the run's whole dataset
     m = min(n, len(real) // 2)
