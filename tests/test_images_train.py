@@ -150,3 +150,10 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path, data_file, monkeypatch):
     assert run.stop_reason == "interrupted"
     assert run.load_state()["step"] == 3 and run.has_weights("model")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_time_budget_stops_and_saves_a_resumable_run(tmp_path, data_file):
+    run = train_images(tiny("cae", data_file, time_budget=1e-6), tmp_path / "run")
+    assert run.stop_reason == "time_budget"
+    assert run.load_state()["step"] == 1 and run.has_weights("model")
+    assert train_images(tiny("cae", data_file), tmp_path / "run", resume=True).stop_reason == "done"

@@ -243,6 +243,8 @@ class ImageTrainer:
                 self.elapsed = time.perf_counter() - start
                 self.end_of_epoch(partial=False)
                 self.save_checkpoint()
+                if budget and self.elapsed >= budget and self.epoch < cfg.epochs:
+                    return "time_budget"
         return "done"
 
     def _stop_reason(self, budget: float) -> str | None:
@@ -250,7 +252,7 @@ class ImageTrainer:
             return "interrupted"
         if self.cfg.max_steps and self.step >= self.cfg.max_steps:
             return "max_steps"
-        if budget and self.elapsed >= budget and self.batch < self.steps_per_epoch:
+        if budget and self.elapsed >= budget and self.batch < self.steps_per_epoch:  # else: at epoch end
             return "time_budget"
         return None
 
