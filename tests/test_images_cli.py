@@ -159,3 +159,33 @@ def test_user_errors_are_one_red_line(tmp_path, data_file):
     assert "Traceback" not in proc.stderr
     missing = runner.invoke(app, ["images", "sample", str(tmp_path / "nothing")])
     assert isinstance(missing.exception, GenlabError) and "does not exist" in str(missing.exception)
+
+
+def test_grey_images_train_and_draw_every_figure(tmp_path):
+    rng = np.random.default_rng(2)
+    grey = np.zeros((30, 16, 16), np.uint8)
+    for i, (y, x) in enumerate(rng.integers(0, 10, (30, 2))):
+        grey[i, y : y + 6, x : x + 6] = 255
+    np.save(tmp_path / "grey.npy", grey)
+    out = tmp_path / "run"
+    invoke(
+        "images",
+        "train",
+        "--data",
+        tmp_path / "grey.npy",
+        "--channels",
+        1,
+        "--out",
+        out,
+        "--epochs",
+        1,
+        *TINY,
+    )
+    invoke("images", "sample", out, "--n", 4, "--each", tmp_path / "each")
+    with Image.open(tmp_path / "each" / "sample_0000.png") as image:
+        assert image.mode == "L" and image.size == (16, 16)
+    invoke("images", "reconstruct", out)
+    invoke("images", "interpolate", out, "--pairs", 1, "--steps", 3, "--gif")
+    invoke("images", "latent-map", out, "--n", 12)
+    invoke("images", "progress", out)
+    assert len(list((out / "figures").glob("*.png"))) == 7
