@@ -78,9 +78,10 @@ def test_evaluate_reports_exact_match_and_writes_examples(t2t):
 def test_ask_answers_one_query(t2t):
     result = runner.invoke(app, ["arith", "ask", str(t2t), "12+7"])
     assert result.exit_code == 0, result.output
-    line = result.output.strip().splitlines()[-1]
-    assert line.startswith("12+7 = ")
-    assert line.split("= ")[1].lstrip("-").isdigit() or line.split("= ")[1] == ""
+    assert result.output.strip().splitlines()[-1].startswith("12+7 =")
+    answer = json.loads(runner.invoke(app, ["arith", "ask", str(t2t), "12+7", "--json"]).output)
+    assert answer["query"] == "12+7" and answer["true_answer"] == "19"
+    assert len(answer["answer"]) <= 3  # a 3-epoch model may be wrong, but it answers in the vocabulary
 
 
 @pytest.mark.parametrize("bad", ["8+", "abc", "21+1", ""])

@@ -35,7 +35,7 @@ def batch():
     mnist = load_mnist("auto", seed=0)
     q = all_queries(SPEC)
     bank = GlyphBank.build(SPEC, mnist.images[:1000], mnist.labels[:1000], seed=0)
-    idx = np.random.default_rng(0).choice(len(q), 48, replace=False)
+    idx = np.random.default_rng(0).choice(len(q), 32, replace=False)
     rng = np.random.default_rng(1)
     return {
         "qtok": torch.from_numpy(q.query_tokens[idx]),

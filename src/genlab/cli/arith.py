@@ -19,45 +19,53 @@ TASK_HELP = "text2text | img2text | text2img | img2img"
 def train(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (runs/NAME)."),
     task: str = typer.Option("text2text", help=TASK_HELP),
-    train_frac: float | None = typer.Option(None, help="Fraction of all 20,000 queries to train on [0.5]."),
-    enc_layers: int | None = typer.Option(None, help="Recurrent layers in the encoder [1]."),
-    dec_layers: int | None = typer.Option(None, help="Recurrent layers in the decoder [1]."),
-    hidden: int | None = typer.Option(None, help="Recurrent state size [256]."),
-    cell: str | None = typer.Option(None, help="gru | lstm [gru]."),
+    train_frac: float | None = typer.Option(
+        None, help="Fraction of all 20,000 queries to train on (default 0.5)."
+    ),
+    enc_layers: int | None = typer.Option(None, help="Recurrent layers in the encoder (default 1)."),
+    dec_layers: int | None = typer.Option(None, help="Recurrent layers in the decoder (default 1)."),
+    hidden: int | None = typer.Option(None, help="Recurrent state size (default 256)."),
+    cell: str | None = typer.Option(None, help="gru | lstm (default gru)."),
     decoder: str | None = typer.Option(
-        None, help="autoregressive | repeat (the notebook's RepeatVector) [per task]."
+        None, help="autoregressive | repeat (the notebook's RepeatVector) (default per task)."
     ),
     reverse: bool | None = typer.Option(
-        None, "--reverse/--no-reverse", help="Read the query reversed [yes]."
+        None, "--reverse/--no-reverse", help="Read the query reversed (default yes)."
     ),
-    dropout: float | None = typer.Option(None, help="Dropout between layers and before the head."),
-    epochs: int | None = typer.Option(None, help="Epochs [enough for --steps optimizer steps]."),
+    dropout: float | None = typer.Option(
+        None, help="Dropout between layers and before the head (default 0.1)."
+    ),
+    epochs: int | None = typer.Option(None, help="Epochs (default enough for --steps optimizer steps)."),
     steps: int | None = typer.Option(None, help="Optimizer steps when --epochs is not given."),
-    batch_size: int | None = typer.Option(None, help="Queries per step [256]."),
+    batch_size: int | None = typer.Option(None, help="Queries per step (default 256)."),
     lr: float | None = typer.Option(None, help="Peak learning rate (warm-up, then cosine decay)."),
     time_budget: float | None = typer.Option(
         None, help="Seconds of training; fewer epochs when the first one shows they would not fit."
     ),
-    seed: int | None = typer.Option(None, help="Seed for the split, handwriting and weights [0]."),
-    mnist: str | None = typer.Option(None, help="MNIST source: auto, embedded or a path [auto]."),
+    seed: int | None = typer.Option(None, help="Seed for the split, handwriting and weights (default 0)."),
+    mnist: str | None = typer.Option(None, help="MNIST source: auto, embedded or a path (default auto)."),
     shared_handwriting: bool | None = typer.Option(
         None,
         "--shared-handwriting/--disjoint-handwriting",
         help="Let test queries reuse training handwriting (the notebook's setting, for comparison).",
     ),
     finetune_cnn: bool | None = typer.Option(
-        None, "--finetune-cnn/--frozen-cnn", help="Train the per-cell CNN too (slower) [frozen]."
+        None, "--finetune-cnn/--frozen-cnn", help="Train the per-cell CNN too (slower) (default frozen)."
     ),
-    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Warp handwriting [yes]."),
-    glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier [20]."),
+    augment: bool | None = typer.Option(
+        None, "--augment/--no-augment", help="Warp handwriting (default yes)."
+    ),
+    glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier (default 20)."),
     attention: bool | None = typer.Option(
-        None, "--attention/--no-attention", help="Luong attention over the encoder outputs [per task]."
+        None, "--attention/--no-attention", help="Luong attention over the encoder outputs (default yes)."
     ),
     layout: str | None = typer.Option(
-        None, help="Query layout: left ('5+24 ', the notebook's) or aligned (' 5+24', column-aligned)."
+        None,
+        help="Query layout: aligned (' 5+24', digits in place-value columns, the default) "
+        "or left ('5+24 ', the notebook's).",
     ),
-    max_int: int | None = typer.Option(None, help="Largest operand [99]."),
-    ops: str | None = typer.Option(None, help="Operators, a subset of '+-*' [+-]."),
+    max_int: int | None = typer.Option(None, help="Largest operand (default 99)."),
+    ops: str | None = typer.Option(None, help="Operators, a subset of '+-*' (default +-)."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda | mps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out exactly."),
 ) -> None:
@@ -174,7 +182,7 @@ def sweep(
     enc_layers: str = typer.Option("1,2", help="Comma-separated encoder depths."),
     dec_layers: str = typer.Option("1", help="Comma-separated decoder depths."),
     seeds: str = typer.Option("0", help="Comma-separated seeds (mean and spread over them)."),
-    epochs: int | None = typer.Option(None, help="Epochs per cell [task default]."),
+    epochs: int | None = typer.Option(None, help="Epochs per cell (default: the task default)."),
     steps: int | None = typer.Option(None, help="Optimizer steps per cell when --epochs is not given."),
     time_budget: float | None = typer.Option(None, help="Seconds of training per cell."),
 ) -> None:

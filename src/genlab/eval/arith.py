@@ -248,7 +248,7 @@ def ask_arith(
     else:
         a, op, b = spec.parse(query or "")
         text = spec.pad_query(a, op, b)
-        result["query"] = text.strip()
+        result["query"] = f"{a}{op}{b}"
         result["true_answer"] = str(int(apply_op(np.array([a]), np.array([op]), np.array([b]))[0]))
         tokens = spec.encode([text], spec.query_len)
         if in_image:

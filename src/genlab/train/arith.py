@@ -59,11 +59,11 @@ class ArithConfig:
     cell: str = "gru"
     decoder: str = "autoregressive"
     reverse: bool = True
-    dropout: float = 0.0
-    attention: bool = False
+    dropout: float = 0.1
+    attention: bool = True
     aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
     epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
-    steps: int = 2000
+    steps: int = 3000
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -77,7 +77,7 @@ class ArithConfig:
     glyph_epochs: int = 20  # training epochs of the (cached) glyph classifier
     max_int: int = 99
     ops: str = "+-"
-    layout: str = "left"  # query layout: "left" ('5+24 ', the notebook's) or "aligned" (' 5+24')
+    layout: str = "aligned"  # query layout: "aligned" (' 5+24') or "left" ('5+24 ', the notebook's)
     val_size: int = 1000
     device: str = "auto"
 
