@@ -184,7 +184,7 @@ def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[t
             x,
             y,
             yerr=err if err.any() else None,
-            marker="o",
+            marker="osD^"[depths.index((enc, dec)) % 4],
             capsize=3,
             label=label,
             color=TASK_COLORS.get(task, "#333333"),
@@ -209,9 +209,13 @@ def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[t
             capsize=5,
             label=f"published report: {task} {lo:g}" + (f"-{hi:g}" if hi != lo else "") + "%" + note,
         )
+    from matplotlib.ticker import NullLocator
+
     ax.set_xscale("log")
-    ax.set_xticks(fracs)
-    ax.set_xticklabels([f"{f:g}" for f in fracs])
+    ticks = sorted(set(fracs) | {r[1] for r in reported if r[0] in tasks_shown and r[1] is not None})
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{f:g}" for f in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set(
         xlabel="fraction of the 20,000 queries used for training (log scale)",
         ylabel="exact-match accuracy on unseen test queries (%)",
