@@ -197,3 +197,14 @@ def test_text2img_writes_answer_images_and_reads_them_back(t2i, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.exists() and Image.open(out).size == (84 * 4, 28 * 4)
     assert "the glyph classifier reads" in result.output
+
+
+def test_a_users_left_written_query_is_moved_into_the_aligned_layout():
+    from genlab.data.arithmetic import ArithSpec
+    from genlab.eval.arith import align_cells
+
+    cells = np.stack([np.full((28, 28), i + 1.0) for i in range(5)])  # cell i has value i+1
+    moved = align_cells(cells, "5+24 ", ArithSpec(layout="aligned"))
+    assert [c[0, 0] for c in moved] == [0.0, 1.0, 2.0, 3.0, 4.0]  # ' 5+24': a blank cell first
+    assert np.array_equal(align_cells(cells, "5+24 ", ArithSpec(layout="left")), cells)
+    assert np.array_equal(align_cells(cells, "5++4 ", ArithSpec(layout="aligned")), cells)

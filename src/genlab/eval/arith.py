@@ -9,6 +9,7 @@ which the model never saw in training.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -214,6 +215,24 @@ def read_query_image(path: str | Path, cells: int) -> np.ndarray:
     return strip_img.reshape(28, cells, 28).transpose(1, 0, 2).copy()
 
 
+def align_cells(cells: np.ndarray, read: str, spec: ArithSpec) -> np.ndarray:
+    """Move a user's cells into the run's layout: '5+24 ' written left to right becomes ' 5+24'.
+
+    `read` is what the glyph classifier sees in each cell; when it is not a well-formed query the
+    cells are returned unchanged (and the model answers what it sees).
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([+\-*])\s*(\d+)\s*", read)
+    if spec.layout != "aligned" or not match:
+        return cells
+    width = spec.operand_len
+    a, b = range(match.start(1), match.end(1)), range(match.start(3), match.end(3))
+    if len(a) > width or len(b) > width:
+        return cells
+    order = [None] * (width - len(a)) + list(a) + [match.start(2)] + [None] * (width - len(b)) + list(b)
+    blank = np.zeros_like(cells[0])
+    return np.stack([blank if i is None else cells[i] for i in order])
+
+
 def ask_arith(
     run: RunDir | str,
     query: str | None = None,
@@ -242,7 +261,8 @@ def ask_arith(
             raise GenlabError(f"{run.path} is a {config.task} run: it reads text queries, not --image")
         cells = read_query_image(image, spec.query_len)
         read = spec.decode(read_cells(classifier, torch.from_numpy(cells))[None])[0]
-        result["query"] = read.strip()
+        cells = align_cells(cells, read, spec)
+        result["query"] = read.replace(" ", "")
         result["query_read_by_glyph_classifier"] = read
         x = torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
     else:
