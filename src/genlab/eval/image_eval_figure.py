@@ -37,10 +37,10 @@ def plot_metrics(record: dict[str, Any], path: Path | str, title: str = "") -> P
         bars = ax.bar(
             ["model", "real vs real"], values, color=[MODEL_COLOUR, FLOOR_COLOUR], yerr=yerr, capsize=4
         )
-        for bar, value in zip(bars, values, strict=True):
+        for bar, value, error in zip(bars, values, errors, strict=True):
             ax.annotate(
                 f"{value:.3g}",
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                (bar.get_x() + bar.get_width() / 2, max(value, 0.0) + (error or 0.0)),  # above bar and error
                 ha="center",
                 va="bottom",
                 fontsize=9,
