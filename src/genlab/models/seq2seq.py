@@ -104,9 +104,15 @@ class Seq2Seq(nn.Module):
         if s.attention:
             self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
             self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
-        self.head = nn.Linear(s.hidden, s.vocab_size) if s.output_kind == "text" else ImageHead(s.hidden)
-        if s.output_kind == "image" and s.aux_text:
+        if s.output_kind == "text":
+            self.head = nn.Linear(s.hidden, s.vocab_size)
+        elif s.aux_text:
+            # the decoder first predicts each answer character, then draws it: the image head sees
+            # the state and the character probabilities, so drawing a '7' is a near-lookup
             self.aux_head = nn.Linear(s.hidden, s.vocab_size)
+            self.head = ImageHead(s.hidden + s.vocab_size)
+        else:
+            self.head = ImageHead(s.hidden)
 
     # -- encoder ----------------------------------------------------------------------------
 
@@ -166,11 +172,12 @@ class Seq2Seq(nn.Module):
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
+        aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
+        if aux is not None:
+            out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
         b, t, h = out.shape
         pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
-        if with_aux:
-            return pixels, (self.aux_head(out) if self.spec.aux_text else None)
-        return pixels
+        return (pixels, aux) if with_aux else pixels
 
     def decode(
         self,
