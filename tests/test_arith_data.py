@@ -153,3 +153,13 @@ def test_aligned_layout_puts_digits_in_place_value_columns():
     assert ArithSpec(layout="left").pad_query(5, "+", 24) == "5+24 "
     with pytest.raises(GenlabError):
         ArithSpec(layout="diagonal")
+
+
+def test_prototypes_are_real_images_of_each_character(mnist):
+    spec = ArithSpec()
+    bank = GlyphBank.build(spec, mnist.images[:1000], mnist.labels[:1000], seed=0)
+    protos = bank.prototypes()
+    assert protos.shape == (len(spec.vocab), 28, 28)
+    rows = [int(np.flatnonzero((bank.images == p).all((1, 2)))[0]) for p in protos]
+    assert list(bank.labels()[rows]) == list(range(len(spec.vocab)))  # each is an image of its own class
+    assert protos[spec.blank].max() == 0

@@ -64,6 +64,11 @@ def train(
         help="Query layout: aligned (' 5+24', digits in place-value columns, the default) "
         "or left ('5+24 ', the notebook's).",
     ),
+    answer_style: str | None = typer.Option(
+        None,
+        help="Image answers: prototype (one fixed real image per character, the default) or random "
+        "(random handwriting each time, the notebook's).",
+    ),
     max_int: int | None = typer.Option(None, help="Largest operand (default 99)."),
     ops: str | None = typer.Option(None, help="Operators, a subset of '+-*' (default +-)."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda | mps."),
@@ -100,7 +105,7 @@ def evaluate(
         + f" on {result['test_queries']} test queries; per-character accuracy {result['char_accuracy']:.2%}"
     )
     if out_image:
-        typer.echo(f"pixel MSE against test-pool handwriting of the answer: {result['pixel_mse']:.4f}")
+        typer.echo(f"pixel MSE against {result['pixel_mse_against']}: {result['pixel_mse']:.4f}")
     if "query_cells_read_correctly" in result:
         typer.echo(
             "queries whose every cell the glyph classifier reads right: "

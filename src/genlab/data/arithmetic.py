@@ -272,6 +272,15 @@ class GlyphBank:
         starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]])
         return cls(np.concatenate(parts), starts, counts_arr)
 
+    def prototypes(self) -> np.ndarray:
+        """One real image per character, uint8 (V, 28, 28): the one nearest its class's mean image."""
+        protos = []
+        for start, count in zip(self.starts.tolist(), self.counts.tolist(), strict=True):
+            group = self.images[start : start + count].astype(np.float32)  # (count, 28, 28)
+            mean = group.mean(0)
+            protos.append(self.images[start + int(((group - mean) ** 2).sum((1, 2)).argmin())])
+        return np.stack(protos)
+
     def labels(self) -> np.ndarray:
         """The class (vocabulary index) of every image in the bank."""
         return np.repeat(np.arange(len(self.counts)), self.counts)

@@ -130,9 +130,13 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     if data.mnist_source:
         result["mnist_source"] = data.mnist_source
     if out_image:
-        target = (
-            render_cells(true, data.test_bank, config.seed + TEST_RENDER_SEED + 1).astype(np.float32) / 255
-        )
+        if config.answer_style == "prototype":
+            target = data.train_bank.prototypes()[true].astype(np.float32) / 255
+            result["pixel_mse_against"] = "the prototype image of each true answer character"
+        else:
+            seed = config.seed + TEST_RENDER_SEED + 1
+            target = render_cells(true, data.test_bank, seed).astype(np.float32) / 255
+            result["pixel_mse_against"] = "test-pool handwriting of the true answer"
         result["readback_accuracy"] = acc
         result["readback_char_accuracy"] = char
         result["pixel_mse"] = float(((preds - target) ** 2).mean())

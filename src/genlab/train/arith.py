@@ -62,6 +62,10 @@ class ArithConfig:
     dropout: float = 0.1
     attention: bool = True
     aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
+    # image outputs: "prototype" = every answer character drawn as one fixed real image of it
+    # (a crisp target); "random" = a random train-pool image each time (the notebook's; the model
+    # can only learn the blurry average, which the glyph classifier reads less reliably)
+    answer_style: str = "prototype"
     epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
     steps: int = 3000
     batch_size: int = 256
@@ -98,6 +102,8 @@ class ArithConfig:
             raise GenlabError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
         if self.cell not in ("gru", "lstm"):
             raise GenlabError(f"--cell {self.cell!r}: use gru or lstm")
+        if self.answer_style not in ("prototype", "random"):
+            raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
         for name in ("enc_layers", "dec_layers", "hidden", "batch_size", "steps"):
@@ -207,6 +213,9 @@ class Batches:
         self.in_image = model.spec.input_kind == "image"
         self.out_image = model.spec.output_kind == "image"
         self.features = None
+        self.prototypes = None
+        if self.out_image and config.answer_style == "prototype":
+            self.prototypes = torch.from_numpy(data.train_bank.prototypes()).float().div_(255).to(device)
         if self.in_image and not config.finetune_cnn:
             copies = FEATURE_AUGMENTS if config.augment else 1
             self.features = feature_bank(model, data.train_bank, copies, config.seed).to(device)
@@ -229,7 +238,9 @@ class Batches:
                 cells = augment_cells(cells.view(b * t, 1, 28, 28), gen).view(b, t, 28, 28)
             x = ("images", cells.to(self.device))
         tokens = torch.from_numpy(atok).to(self.device)
-        if self.out_image:
+        if self.prototypes is not None:
+            y = self.prototypes[tokens]  # (B, Ta, 28, 28)
+        elif self.out_image:
             y = torch.from_numpy(self.data.train_bank.render(atok, rng)).float().div_(255).to(self.device)
         else:
             y = tokens
