@@ -97,6 +97,32 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
     return rows
 
 
+def merge_with_previous(rows: list[dict]) -> list[dict]:
+    """Keep earlier measured rows for tasks and settings this run did not measure again."""
+    import json
+
+    from benchmarks.common import RESULTS_DIR
+
+    path = RESULTS_DIR / "arith.json"
+    if not path.exists():
+        return rows
+
+    def key(r: dict) -> tuple:
+        return (r["task"], None if r["task"] == "glyph classifier" else r.get("setting"))
+
+    fresh = {key(r) for r in rows}
+    kept = [r for r in json.loads(path.read_text())["rows"] if key(r) not in fresh]
+    order = ["glyph classifier", "text2text", "img2text", "text2img", "img2img"]
+    merged = kept + rows
+    merged.sort(
+        key=lambda r: (
+            r.get("setting") != "defaults" and r["task"] != "glyph classifier",
+            order.index(r["task"]) if r["task"] in order else 99,
+        )
+    )
+    return merged
+
+
 def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
     """Replace the generated block of the README's arithmetic section."""
     if not README.exists():
@@ -152,6 +178,7 @@ def main() -> None:
     rows = bench_tasks(tasks, work)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
+    rows = merge_with_previous(rows)
     write_results(
         "arith",
         "Arithmetic seq2seq at the default settings",
@@ -174,7 +201,11 @@ def main() -> None:
         command=command,
     )
     sweep_md = None
-    if not args.no_sweep:
+    if args.no_sweep:
+        previous = Path(args.work) / "sweep" / "results.md"
+        if previous.exists():  # keep the README's sweep table from the last sweep that ran
+            sweep_md = "\n".join(line for line in previous.read_text().splitlines() if line.startswith("|"))
+    else:
         from genlab.train.arith import run_sweep
 
         result = run_sweep(

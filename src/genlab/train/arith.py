@@ -123,8 +123,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2text": {},
     "img2text": {},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
-    "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1000},
-    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1000},
+    "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
+    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
 }
 
 
