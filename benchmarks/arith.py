@@ -178,7 +178,14 @@ def main() -> None:
     rows = bench_tasks(tasks, work)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
+    measured = len(rows)
     rows = merge_with_previous(rows)
+    kept_note = (
+        f" {len(rows) - measured} row(s) for tasks this command did not re-measure are kept from the "
+        "previous run of this script."
+        if len(rows) > measured
+        else ""
+    )
     write_results(
         "arith",
         "Arithmetic seq2seq at the default settings",
@@ -197,7 +204,7 @@ def main() -> None:
         notes=f"Building all 20,000 queries as text and handwriting (queries and answers): {build:.3f} s. "
         "Exact match = the whole answer right on test queries never trained on; image outputs are read back "
         "by the glyph classifier; image inputs use handwriting never seen in training. wall_s = training "
-        "including the per-epoch validation.",
+        "including the per-epoch validation." + kept_note,
         command=command,
     )
     sweep_md = None
