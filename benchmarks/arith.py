@@ -110,8 +110,19 @@ def merge_with_previous(rows: list[dict]) -> list[dict]:
     def key(r: dict) -> tuple:
         return (r["task"], None if r["task"] == "glyph classifier" else r.get("setting"))
 
+    old = json.loads(path.read_text())["rows"]
+    seen: dict[str, int] = {}
+    for r in old:  # rows written before the "setting" column: defaults first, then the budget row
+        if "setting" not in r and r["task"] != "glyph classifier":
+            r["setting"] = "defaults" if seen.get(r["task"], 0) == 0 else "time budget"
+            seen[r["task"]] = seen.get(r["task"], 0) + 1
+    fresh_tasks = {r["task"] for r in rows}
     fresh = {key(r) for r in rows}
-    kept = [r for r in json.loads(path.read_text())["rows"] if key(r) not in fresh]
+    kept = [
+        r
+        for r in old
+        if key(r) not in fresh and not (r["task"] in fresh_tasks and r.get("setting") == "time budget")
+    ]
     order = ["glyph classifier", "text2text", "img2text", "text2img", "img2img"]
     merged = kept + rows
     merged.sort(
