@@ -134,6 +134,15 @@ def merge_with_previous(rows: list[dict]) -> list[dict]:
     return merged
 
 
+def sweep_budget(work: Path = Path("/tmp/genlab-bench-arith")) -> float | None:
+    """The per-cell training budget the last sweep ran with (read from its runs' configs)."""
+    import json
+
+    for config in sorted((work / "sweep").glob("*/config.json")):
+        return json.loads(config.read_text())["config"].get("time_budget")
+    return None
+
+
 def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
     """Replace the generated block of the README's arithmetic section."""
     if not README.exists():
@@ -159,7 +168,14 @@ def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
     )
     block += "\n".join(lines) + "\n"
     if sweep_md:
-        block += "\nSweep (exact match on unseen test queries):\n\n" + sweep_md + "\n"
+        budget = sweep_budget()
+        block += (
+            "\nSweep (`genlab arith sweep`; exact match on unseen test queries"
+            + (f"; {budget:g} s of training per cell" if budget else "")
+            + "):\n\n"
+            + sweep_md
+            + "\n"
+        )
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
     README.write_text(before + start + "\n" + block + end + after)
