@@ -124,7 +124,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "img2text": {},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
-    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
+    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000},
 }
 
 
