@@ -196,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     command = "python -m benchmarks.arith " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
         for k, v in vars(args).items()
         if v not in (None, False) and k != "work"
     )
@@ -219,6 +219,7 @@ def main() -> None:
         rows,
         [
             "task",
+            "setting",
             "train_frac",
             "exact_match_%",
             "per_char_%",
