@@ -152,7 +152,7 @@ def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
     if start not in text:
         return
     lines = [
-        "| task | exact match (test) | per character | epochs | train + eval s |",
+        "| task | exact match (test) | per character | epochs | training s |",
         "|---|---|---|---|---|",
     ]
     for r in task_rows:
