@@ -44,8 +44,8 @@ def find_or_train(model: str, runs: list[Path]) -> tuple[Path, str]:
 
 
 def _shown(path: Path) -> str:
-    root = HERE.parent
-    return str(path.relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
+    root, full = HERE.parent.resolve(), path.resolve()
+    return str(full.relative_to(root)) if full.is_relative_to(root) else str(full)
 
 
 def main() -> None:
