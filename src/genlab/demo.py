@@ -34,10 +34,11 @@ class DemoPlan:
     latent_map_n: int = 800
     split_fracs: tuple[float, ...] = (0.5, 0.25, 0.1)
     split_enc_layers: tuple[int, ...] = (1, 2)
-    split_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 25.0})
+    split_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 20.0})
     modality_tasks: tuple[str, ...] = ("img2text", "text2img", "img2img")
     modality_frac: float = 0.5
-    modality_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 60.0})
+    # seconds per image task: the full defaults need 170-340 s each, more than the demo's 15 minutes
+    modality_overrides: dict[str, Any] = field(default_factory=lambda: {"time_budget": 100.0})
     seed: int = 0
 
     @classmethod
