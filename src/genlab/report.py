@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import platform
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -334,14 +333,9 @@ def machine_summary() -> str:
 
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from genlab.train.device import cpu_name
+
+    cpu = cpu_name()
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
     return f"{cpu}, {os.cpu_count()} cores, {device}; torch {torch.__version__}, genlab {__version__}"
 
