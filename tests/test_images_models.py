@@ -12,7 +12,7 @@ import torch
 from genlab.errors import GenlabError
 from genlab.models.autoencoders import VAE, ConvAutoencoder, kl_divergence, vae_loss
 from genlab.models.conv import conv_net, deconv_net, stage_widths
-from genlab.models.gan import GAN, discriminator_loss, ema_update, generator_loss
+from genlab.models.gan import GAN, MinibatchStdDev, discriminator_loss, ema_update, generator_loss
 from genlab.train.augment import augment_batch, parse_augment
 from genlab.train.image_runs import ImageTrainConfig, interpolate, slerp, split_indices
 from genlab.train.images import ImageTrainer, epoch_order
@@ -129,6 +129,37 @@ def test_discriminator_step_leaves_the_generator_unchanged_and_vice_versa(tmp_pa
     trainer.generator_step(fake)
     assert _same(_params(d), d_after_d_step), "a generator step moved the discriminator"
     assert not _same(_params(g), g_before)
+
+
+def test_minibatch_std_sees_whether_a_group_of_images_differs():
+    layer = MinibatchStdDev(group=4)
+    torch.manual_seed(0)
+    same = torch.randn(1, 8, 4, 4).expand(8, 8, 4, 4).contiguous()
+    varied = torch.randn(8, 8, 4, 4)
+    out_same, out_varied = layer(same), layer(varied)
+    assert out_same.shape == out_varied.shape == (8, 9, 4, 4)
+    assert torch.equal(out_varied[:, :8], varied)
+    assert out_same[:, 8].abs().max() < 1e-3  # identical images: no spread
+    assert out_varied[:, 8].min() > 0.5  # unit-variance noise: spread near 1
+    # one value per group of 4 (images 0, 2, 4, 6 and 1, 3, 5, 7 group together)
+    assert torch.allclose(out_varied[0, 8], out_varied[2, 8]) and torch.allclose(
+        out_varied[1, 8], out_varied[7, 8]
+    )
+    assert layer(torch.randn(6, 8, 4, 4)).shape == (6, 9, 4, 4)  # 6 is not a multiple of 4: one group
+
+
+def test_gan_discriminator_gives_one_logit_with_and_without_minibatch_std():
+    for group in (0, 4):
+        gan = GAN(size=16, channels=3, latent_dim=8, base_width=8, minibatch_std=group)
+        assert gan.discriminator(torch.rand(8, 3, 16, 16)).shape == (8,)
+
+
+def test_gan_runs_saved_before_minibatch_std_still_load():
+    cfg = ImageTrainConfig.from_dict({"model": "gan", "data": "punks"})
+    assert cfg.minibatch_std == 0
+    assert ImageTrainConfig(model="gan").minibatch_std == 4
+    with pytest.raises(GenlabError, match="--minibatch-std"):
+        ImageTrainConfig(model="gan", minibatch_std=1).resolved()
 
 
 def test_ema_follows_the_generator_with_its_decay():

@@ -53,6 +53,9 @@ def train(
     real_label: float = typer.Option(0.9, help="GAN bce: target for real images; 1.0 = no smoothing."),
     spectral: bool = typer.Option(False, "--spectral", help="GAN: spectral norm in the discriminator."),
     ema: float = typer.Option(0.999, help="GAN: decay of the generator's moving average used for sampling."),
+    minibatch_std: int = typer.Option(
+        4, help="GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
+    ),
     augment: str = typer.Option(
         "auto", help="none, or a comma list of flip,shift,rotate,zoom; auto = flip for your data."
     ),

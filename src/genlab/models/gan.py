@@ -4,6 +4,11 @@ The generator draws images in [-1, 1] (tanh); callers map them to [0, 1]. The di
 logit per image. `GAN` holds the generator, the discriminator and an exponential moving average of
 the generator (used for sampling: it is smoother and sharper than the live weights) in one module,
 so one state dict saves and restores all three.
+
+Mode collapse (the generator drawing a few kinds of face well and never the rest) is the usual DCGAN
+failure on small data. A discriminator that judges one image at a time cannot see it, so by default
+it also gets a minibatch standard-deviation feature (Karras et al., 2018): how much the images of a
+small group differ from each other. A generator whose samples all look alike is then easy to catch.
 """
 
 from __future__ import annotations
@@ -44,6 +49,26 @@ class Generator(nn.Module):
         return self.net(z)
 
 
+class MinibatchStdDev(nn.Module):
+    """Appends one channel: the mean over features of the standard deviation within groups of images.
+
+    (N, C, H, W) -> (N, C + 1, H, W). The batch is cut into groups of `group` images (the whole batch
+    when it does not divide evenly); every image of a group gets its group's value.
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = self.group if n % self.group == 0 else n
+        y = x.float().reshape(g, n // g, c, h, w)  # image k of group j at [k, j]
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        feature = std.to(x.dtype).repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, feature], dim=1)
+
+
 class Discriminator(nn.Module):
     def __init__(
         self,
@@ -54,13 +79,15 @@ class Discriminator(nn.Module):
         norm: str = "batch",
         spectral: bool = False,
         dropout: float = 0.0,
+        minibatch_std: int = 0,
     ) -> None:
         super().__init__()
         top = top_width(size, base_width, max_width)
-        head = nn.Linear(top * 16, 1)
+        head = nn.Linear((top + (1 if minibatch_std else 0)) * 16, 1)
         self.net = nn.Sequential(
             conv_net(size, channels, base_width, max_width, norm, "leaky_relu", dropout, spectral),
-            nn.Flatten(),  # (N, top * 16)
+            MinibatchStdDev(minibatch_std) if minibatch_std else nn.Identity(),
+            nn.Flatten(),  # (N, (top [+ 1]) * 16)
             nn.utils.parametrizations.spectral_norm(head) if spectral else head,
         )
 
@@ -81,11 +108,14 @@ class GAN(nn.Module):
         d_norm: str = "batch",
         spectral: bool = False,
         dropout: float = 0.0,
+        minibatch_std: int = 0,
     ) -> None:
         super().__init__()
         self.size, self.channels, self.latent_dim = size, channels, latent_dim
         self.generator = Generator(size, channels, latent_dim, base_width, max_width)
-        self.discriminator = Discriminator(size, channels, base_width, max_width, d_norm, spectral, dropout)
+        self.discriminator = Discriminator(
+            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std
+        )
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.apply(dcgan_init)
         self.generator_ema.load_state_dict(self.generator.state_dict())

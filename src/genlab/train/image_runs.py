@@ -65,6 +65,7 @@ class ImageTrainConfig:
     real_label: float = 0.9  # GAN bce: target for real images (1.0 = no smoothing)
     spectral: bool = False  # GAN: spectral norm in the discriminator
     ema: float = 0.999  # GAN: decay of the generator's moving average
+    minibatch_std: int = 4  # GAN: group size of the discriminator's minibatch-stddev feature; 0 = off
     augment: str = "auto"  # comma list of flip,shift,rotate,zoom; none; auto = flip for your data
     test_frac: float = 0.05  # held out, never trained on (reconstruction and evaluation)
     seed: int = 0
@@ -95,6 +96,8 @@ class ImageTrainConfig:
             cfg.augment = "none" if named else "flip"
         if not 0.0 <= cfg.test_frac < 0.5:
             raise GenlabError(f"--test-frac {cfg.test_frac}: use a fraction in [0, 0.5)")
+        if cfg.minibatch_std < 0 or cfg.minibatch_std == 1:
+            raise GenlabError(f"--minibatch-std {cfg.minibatch_std}: use 0 (off) or a group of 2 or more")
         if cfg.batch_size < 2:
             raise GenlabError(f"--batch-size {cfg.batch_size}: use at least 2 (batch norm needs a batch)")
         return cfg
@@ -105,6 +108,7 @@ class ImageTrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ImageTrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
+        values = {"minibatch_std": 0, **values}  # runs saved before the option existed had none
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
@@ -177,7 +181,14 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
     if cfg.model == "vae":
         return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     d_norm = "none" if cfg.spectral and cfg.norm == "batch" else cfg.norm
-    return GAN(**common, **widths, d_norm=d_norm, spectral=cfg.spectral, dropout=cfg.dropout)
+    return GAN(
+        **common,
+        **widths,
+        d_norm=d_norm,
+        spectral=cfg.spectral,
+        dropout=cfg.dropout,
+        minibatch_std=cfg.minibatch_std,
+    )
 
 
 def load_trained(
