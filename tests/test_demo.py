@@ -33,3 +33,14 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
 
     again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
     assert again.exit_code == 0, again.output  # a second run reuses the finished runs
+
+
+def test_full_demo_report_says_how_short_its_arithmetic_training_was():
+    from genlab.demo import DemoPlan, budget_notes
+
+    plan = DemoPlan()
+    (note,) = budget_notes(plan)
+    assert f"{plan.split_overrides['time_budget']:g} s" in note
+    assert f"{plan.modality_overrides['time_budget']:g} s" in note
+    assert "benchmarks/RESULTS.md" in note
+    assert budget_notes(DemoPlan(split_overrides={}, modality_overrides={})) == []
