@@ -22,7 +22,9 @@ def train(
     train_frac: float | None = typer.Option(
         None, help="Fraction of all 20,000 queries to train on (default 0.5)."
     ),
-    enc_layers: int | None = typer.Option(None, help="Recurrent layers in the encoder (default 1)."),
+    enc_layers: int | None = typer.Option(
+        None, help="Recurrent layers in the encoder (default 1; img2text 2)."
+    ),
     dec_layers: int | None = typer.Option(None, help="Recurrent layers in the decoder (default 1)."),
     hidden: int | None = typer.Option(None, help="Recurrent state size (default 256)."),
     cell: str | None = typer.Option(None, help="gru | lstm (default gru)."),

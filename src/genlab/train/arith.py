@@ -121,7 +121,8 @@ class ArithConfig:
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2text": {},
-    "img2text": {},
+    # the default sweep (seed 0, 50% train): 95.8% exact match with two encoder layers, 95.0% with one
+    "img2text": {"enc_layers": 2},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
     "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000},
