@@ -254,6 +254,10 @@ def main() -> None:
             enc_layers=[int(e) for e in args.sweep_enc_layers.split(",")],
             time_budget=args.sweep_budget,
         )
+        from benchmarks.common import RESULTS_DIR
+
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
         sweep_rows = [
             {
                 "task": s["task"],
@@ -270,7 +274,7 @@ def main() -> None:
             "arith_sweep",
             "Arithmetic sweep: train fraction x encoder depth",
             sweep_rows,
-            notes="Produced by `genlab arith sweep` (via run_sweep); figure: " + result["figure"],
+            notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png",
             command=command,
         )
         sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
