@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import write_results
+from benchmarks.common import RESULTS_DIR, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -100,8 +100,6 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
 def merge_with_previous(rows: list[dict]) -> list[dict]:
     """Keep earlier measured rows for tasks and settings this run did not measure again."""
     import json
-
-    from benchmarks.common import RESULTS_DIR
 
     path = RESULTS_DIR / "arith.json"
     if not path.exists():
@@ -200,26 +198,26 @@ def main() -> None:
         for k, v in vars(args).items()
         if v not in (None, False) and k != "work"
     )
-    build = dataset_build_seconds()
     tasks = [t for t in args.tasks.split(",") if t]
     rows = bench_tasks(tasks, work)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
     measured = len(rows)
     rows = merge_with_previous(rows)
-    kept_note = (
-        f" {len(rows) - measured} row(s) for tasks this command did not re-measure are kept from the "
-        "previous run of this script."
-        if len(rows) > measured
-        else ""
-    )
-    notes = (
-        f"Building all 20,000 queries as text and handwriting (queries and answers): {build:.3f} s. "
-        "Exact match = the whole answer right on test queries never trained on; image outputs are read "
-        "back by the glyph classifier; image inputs use handwriting never seen in training. wall_s = "
-        "training including the per-epoch validation." + kept_note
-    )
     if tasks:  # a sweep-only run leaves the per-task section as the run that measured it wrote it
+        build = dataset_build_seconds()
+        kept_note = (
+            f" {len(rows) - measured} row(s) for tasks this command did not re-measure are kept from the "
+            "previous run of this script."
+            if len(rows) > measured
+            else ""
+        )
+        notes = (
+            f"Building all 20,000 queries as text and handwriting (queries and answers): {build:.3f} s. "
+            "Exact match = the whole answer right on test queries never trained on; image outputs are read "
+            "back by the glyph classifier; image inputs use handwriting never seen in training. wall_s = "
+            "training including the per-epoch validation." + kept_note
+        )
         write_results(
             "arith",
             "Arithmetic seq2seq at the default settings",
@@ -254,10 +252,6 @@ def main() -> None:
             enc_layers=[int(e) for e in args.sweep_enc_layers.split(",")],
             time_budget=args.sweep_budget,
         )
-        from benchmarks.common import RESULTS_DIR
-
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
         sweep_rows = [
             {
                 "task": s["task"],
@@ -277,6 +271,7 @@ def main() -> None:
             notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png",
             command=command,
         )
+        shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
         sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
         sweep_md = "\n".join(line for line in sweep_md.splitlines() if line.startswith("|"))
     update_readme(rows, sweep_md)
