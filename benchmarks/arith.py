@@ -98,29 +98,16 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
 
 
 def merge_with_previous(rows: list[dict]) -> list[dict]:
-    """Keep earlier measured rows for tasks and settings this run did not measure again."""
+    """Keep earlier rows of tasks this run did not measure; a re-measured task drops all its old rows
+    (its budget rows were trained with the defaults of their day)."""
     import json
 
     path = RESULTS_DIR / "arith.json"
     if not path.exists():
         return rows
-
-    def key(r: dict) -> tuple:
-        return (r["task"], None if r["task"] == "glyph classifier" else r.get("setting"))
-
     old = json.loads(path.read_text())["rows"]
-    seen: dict[str, int] = {}
-    for r in old:  # rows written before the "setting" column: defaults first, then the budget row
-        if "setting" not in r and r["task"] != "glyph classifier":
-            r["setting"] = "defaults" if seen.get(r["task"], 0) == 0 else "time budget"
-            seen[r["task"]] = seen.get(r["task"], 0) + 1
     fresh_tasks = {r["task"] for r in rows}
-    fresh = {key(r) for r in rows}
-    kept = [
-        r
-        for r in old
-        if key(r) not in fresh and not (r["task"] in fresh_tasks and r.get("setting") == "time budget")
-    ]
+    kept = [r for r in old if r["task"] not in fresh_tasks]
     order = ["glyph classifier", "text2text", "img2text", "text2img", "img2img"]
     merged = kept + rows
     merged.sort(
@@ -216,7 +203,7 @@ def main() -> None:
             f"Building all 20,000 queries as text and handwriting (queries and answers): {build:.3f} s. "
             "Exact match = the whole answer right on test queries never trained on; image outputs are read "
             "back by the glyph classifier; image inputs use handwriting never seen in training. wall_s = "
-            "training including the per-epoch validation." + kept_note
+            "training including the validation every eval_every (50) steps." + kept_note
         )
         write_results(
             "arith",

@@ -104,7 +104,7 @@ def test_ask_error_is_one_red_line_in_a_real_shell(t2t):
 def test_resume_continues_exactly_from_the_saved_epoch(tmp_path, monkeypatch):
     import genlab.eval.arith as eval_arith
 
-    args = ["--epochs", "3", "--train-frac", "0.3", "--dropout", "0.1"]
+    args = ["--epochs", "3", "--train-frac", "0.3", "--dropout", "0.1", "--eval-every", "1"]
     train(tmp_path / "full", "text2text", *args)
 
     real, calls = eval_arith.validation_metrics, {"n": 0}
@@ -208,3 +208,13 @@ def test_a_users_left_written_query_is_moved_into_the_aligned_layout():
     assert [c[0, 0] for c in moved] == [0.0, 1.0, 2.0, 3.0, 4.0]  # ' 5+24': a blank cell first
     assert np.array_equal(align_cells(cells, "5+24 ", ArithSpec(layout="left")), cells)
     assert np.array_equal(align_cells(cells, "5++4 ", ArithSpec(layout="aligned")), cells)
+
+
+def test_validation_runs_every_eval_every_steps_and_after_the_last_epoch(tmp_path):
+    # operands 0..20 with + and -: 882 queries, 0.3 of them in train -> 5 steps of 64 per epoch
+    train(tmp_path / "sparse", "text2text", "--epochs", "7", "--train-frac", "0.3", "--eval-every", "10")
+    records = [json.loads(x) for x in (tmp_path / "sparse" / "metrics.jsonl").read_text().splitlines()]
+    steps_per_epoch = records[-1]["step"] // 7
+    assert steps_per_epoch == 5
+    assert [r["epoch"] for r in records] == [2, 4, 6, 7]
+    assert all("val_acc" in r and r["train_loss"] > 0 for r in records)

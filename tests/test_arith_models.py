@@ -94,13 +94,32 @@ def test_reverse_flag_changes_what_the_encoder_reads(batch):
     assert not torch.allclose(fwd(batch["qtok"][:4]), rev(batch["qtok"][:4]))
 
 
-def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictions(batch):
+@pytest.mark.parametrize(("reverse_answer", "heads"), [(False, 1), (True, 1), (True, 4)])
+def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictions(
+    batch, reverse_answer, heads
+):
     torch.manual_seed(0)
-    model = tiny("text2text", attention=True).eval()
+    model = tiny("text2text", attention=True, reverse_answer=reverse_answer, attention_heads=heads).eval()
     greedy = model.predict(batch["qtok"])
     with torch.no_grad():
         forced = model(batch["qtok"], greedy.clone()).argmax(-1)
     assert torch.equal(greedy, forced)
+
+
+@pytest.mark.parametrize("reverse_answer", [False, True])
+def test_reverse_answer_writes_the_units_digit_first(batch, reverse_answer):
+    """Teacher forcing: a changed first character reaches the later positions only when it is written
+    first; written right to left, it is the last one written and cannot affect the others."""
+    torch.manual_seed(0)
+    model = tiny("text2text", reverse_answer=reverse_answer).eval()
+    target = batch["atok"][:8]
+    changed = target.clone()
+    changed[:, 0] = (changed[:, 0] + 1) % len(SPEC.vocab)
+    with torch.no_grad():
+        a, b = model(batch["qtok"][:8], target), model(batch["qtok"][:8], changed)
+    later_positions_moved = not torch.allclose(a[:, 1:], b[:, 1:])
+    assert later_positions_moved is not reverse_answer
+    assert torch.allclose(a[:, 0], b[:, 0])  # the first character never sees itself
 
 
 def test_glyph_classifier_features():
@@ -108,3 +127,23 @@ def test_glyph_classifier_features():
     x = torch.rand(5, 1, 28, 28)
     assert model(x).shape == (5, 13)
     assert model.features(x).shape == (5, 128)
+
+
+@pytest.mark.parametrize("task", ["text2text", "img2img"])
+def test_multi_head_attention_sees_the_query_embeddings(task, batch):
+    torch.manual_seed(0)
+    model = tiny(task, attention=True, attention_heads=4, decoder="repeat")
+    x, y = _io(task, batch)
+    state, context, memory = model.encode(model.embed_query(x[:4]))
+    assert memory.shape == (4, SPEC.query_len, 48 + 16)  # encoder outputs next to the embeddings
+    assert model.decode(state, context, memory).shape == y[:4].shape + (
+        (len(SPEC.vocab),) if task == "text2text" else ()
+    )
+
+
+def test_attention_heads_must_divide_the_hidden_size():
+    from genlab.errors import GenlabError
+    from genlab.train.arith import ArithConfig
+
+    with pytest.raises(GenlabError, match="--attention-heads 3"):
+        ArithConfig.for_task("text2text", hidden=256, attention_heads=3).validate()

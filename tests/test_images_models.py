@@ -162,6 +162,12 @@ def test_gan_runs_saved_before_minibatch_std_still_load():
         ImageTrainConfig(model="gan", minibatch_std=1).resolved()
 
 
+def test_gan_runs_saved_before_d_augment_load_without_it_and_bad_values_are_named():
+    assert ImageTrainConfig.from_dict({"model": "gan", "data": "punks"}).d_augment == "none"
+    with pytest.raises(GenlabError, match="'flip'"):
+        ImageTrainConfig(model="gan", d_augment="flip").resolved()
+
+
 def test_ema_follows_the_generator_with_its_decay():
     ema, model = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = ema.weight.detach().clone()

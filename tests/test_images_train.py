@@ -80,17 +80,19 @@ def test_every_model_trains_and_samples(tmp_path, data_file):
         assert json.loads((run.path / "config.json").read_text())["config"]["extra"]["n_images"] == 96
 
 
-@pytest.mark.parametrize("model", ["vae", "gan"])
-def test_resume_continues_exactly_where_it_stopped(tmp_path, data_file, model):
-    whole = train_images(tiny(model, data_file), tmp_path / "whole")
+@pytest.mark.parametrize(
+    ("model", "d_aug"), [("vae", "none"), ("gan", "none"), ("gan", "color,translation,cutout")]
+)
+def test_resume_continues_exactly_where_it_stopped(tmp_path, data_file, model, d_aug):
+    whole = train_images(tiny(model, data_file, d_augment=d_aug), tmp_path / "whole")
     # stop mid-epoch (5 steps per epoch here), then resume to the end
-    part = train_images(tiny(model, data_file, max_steps=3), tmp_path / "part")
+    part = train_images(tiny(model, data_file, max_steps=3, d_augment=d_aug), tmp_path / "part")
     assert part.stop_reason == "max_steps"
     state = part.load_state()
     assert (state["epoch"], state["batch"], state["step"]) == (0, 3, 3)
-    again = train_images(tiny(model, data_file, max_steps=3), tmp_path / "part", resume=True)
+    again = train_images(tiny(model, data_file, max_steps=3, d_augment=d_aug), tmp_path / "part", resume=True)
     assert again.stop_reason == "max_steps" and again.load_state()["step"] == 3  # no extra step
-    resumed = train_images(tiny(model, data_file), tmp_path / "part", resume=True)
+    resumed = train_images(tiny(model, data_file, d_augment=d_aug), tmp_path / "part", resume=True)
     assert resumed.stop_reason == "done"
     a, b = load_file(str(whole.weights_path("last"))), load_file(str(resumed.weights_path("last")))
     assert a.keys() == b.keys()

@@ -34,6 +34,11 @@ def train(
     reverse: bool | None = typer.Option(
         None, "--reverse/--no-reverse", help="Read the query reversed (default yes)."
     ),
+    reverse_answer: bool | None = typer.Option(
+        None,
+        "--reverse-answer/--no-reverse-answer",
+        help="Write the answer right to left, units digit first (default no).",
+    ),
     dropout: float | None = typer.Option(
         None, help="Dropout between layers and before the head (default 0.1)."
     ),
@@ -43,6 +48,9 @@ def train(
     lr: float | None = typer.Option(None, help="Peak learning rate (warm-up, then cosine decay)."),
     time_budget: float | None = typer.Option(
         None, help="Seconds of training; fewer epochs when the first one shows they would not fit."
+    ),
+    eval_every: int | None = typer.Option(
+        None, help="Validate and checkpoint after the epoch that passes this many steps (default 50)."
     ),
     seed: int | None = typer.Option(None, help="Seed for the split, handwriting and weights (default 0)."),
     mnist: str | None = typer.Option(None, help="MNIST source: auto, embedded or a path (default auto)."),
@@ -60,6 +68,9 @@ def train(
     glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier (default 20)."),
     attention: bool | None = typer.Option(
         None, "--attention/--no-attention", help="Luong attention over the encoder outputs (default yes)."
+    ),
+    attention_heads: int | None = typer.Option(
+        None, help="Over 1: multi-head attention over the encoder outputs and the query's embeddings."
     ),
     layout: str | None = typer.Option(
         None,

@@ -56,6 +56,11 @@ def train(
     minibatch_std: int = typer.Option(
         4, help="GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
     ),
+    d_augment: str = typer.Option(
+        "none",
+        help="GAN: none, or a comma list of color,translation,cutout applied to real and generated images "
+        "before the discriminator (differentiable augmentation).",
+    ),
     augment: str = typer.Option(
         "auto", help="none, or a comma list of flip,shift,rotate,zoom; auto = flip for your data."
     ),

@@ -41,7 +41,13 @@ class Seq2SeqSpec:
     decoder: str = "autoregressive"  # "autoregressive" | "repeat"
     dropout: float = 0.0
     reverse: bool = True  # read the query right to left: the last digits meet the decoder first
+    # write the answer right to left (units first, as column arithmetic does); inputs and outputs
+    # of `decode` stay in reading order, the flip is internal
+    reverse_answer: bool = False
     attention: bool = False  # Luong attention of each decoder output over the encoder outputs
+    # more than 1: multi-head attention instead, over the encoder outputs next to the query's own
+    # embeddings, so an output step can look up single digits (the units of both operands) exactly
+    attention_heads: int = 1
     # image outputs: also predict each answer character from the decoder state (a training-only
     # auxiliary loss). Without it, pixel loss alone lets the encoder saturate into a constant
     # state and the decoder draws the same average digit for every query.
@@ -101,7 +107,16 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"unknown decoder {s.decoder!r}")
         self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
         self.drop = nn.Dropout(s.dropout)
-        if s.attention:
+        if s.attention and s.attention_heads > 1:
+            self.attn = nn.MultiheadAttention(
+                s.hidden,
+                s.attention_heads,
+                kdim=s.hidden + s.embed_dim,
+                vdim=s.hidden + s.embed_dim,
+                batch_first=True,
+            )
+            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
+        elif s.attention:
             self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
             self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
         if s.output_kind == "text":
@@ -137,6 +152,8 @@ class Seq2Seq(nn.Module):
         if self.spec.reverse:
             embedded = embedded.flip(1)
         memory, state = self.encoder(embedded)
+        if self.spec.attention and self.spec.attention_heads > 1:
+            memory = torch.cat([memory, embedded], -1)  # (B, Tq, H + E)
         top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
         n = self.spec.dec_layers
         if isinstance(top, tuple):
@@ -162,6 +179,9 @@ class Seq2Seq(nn.Module):
 
     def _attend(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Luong attention: (B, Ta, H) decoder outputs -> tanh(W [h_t; sum_s a_ts e_s]) (B, Ta, H)."""
+        if self.spec.attention_heads > 1:
+            looked_up, _ = self.attn(out, memory, memory, need_weights=False)
+            return torch.tanh(self.attn_combine(torch.cat([out, looked_up], -1)))
         weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
         return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
 
@@ -191,6 +211,22 @@ class Seq2Seq(nn.Module):
 
         `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
         """
+        if not self.spec.reverse_answer:
+            return self._decode(state, context, memory, target, with_aux)
+        flipped = self._decode(state, context, memory, None if target is None else target.flip(1), with_aux)
+        if isinstance(flipped, tuple):
+            return tuple(None if t is None else t.flip(1) for t in flipped)
+        return flipped.flip(1)
+
+    def _decode(
+        self,
+        state: State,
+        context: torch.Tensor,
+        memory: torch.Tensor,
+        target: torch.Tensor | None,
+        with_aux: bool,
+    ) -> Any:
+        """`decode` in the order the answer is written (right to left with `reverse_answer`)."""
         b, length = context.shape[0], self.spec.answer_len
         ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
         if self.spec.decoder == "repeat":

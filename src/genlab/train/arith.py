@@ -59,8 +59,10 @@ class ArithConfig:
     cell: str = "gru"
     decoder: str = "autoregressive"
     reverse: bool = True
+    reverse_answer: bool = False
     dropout: float = 0.1
     attention: bool = True
+    attention_heads: int = 1
     aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
     # image outputs: "prototype" = every answer character drawn as one fixed real image of it
     # (a crisp target); "random" = a random train-pool image each time (the notebook's; the model
@@ -83,6 +85,10 @@ class ArithConfig:
     ops: str = "+-"
     layout: str = "aligned"  # query layout: "aligned" (' 5+24') or "left" ('5+24 ', the notebook's)
     val_size: int = 1000
+    # validate (and checkpoint) at the end of the first epoch that is this many optimizer steps past
+    # the last validation, and after the last epoch: at small train fractions an epoch is a few steps,
+    # and validating every one of them would cost more than the training
+    eval_every: int = 50
     device: str = "auto"
 
     @classmethod
@@ -106,11 +112,23 @@ class ArithConfig:
             raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
-        for name in ("enc_layers", "dec_layers", "hidden", "batch_size", "steps"):
+        for name in (
+            "enc_layers",
+            "dec_layers",
+            "hidden",
+            "batch_size",
+            "steps",
+            "eval_every",
+            "attention_heads",
+        ):
             if getattr(self, name) < 1:
                 raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise GenlabError("--epochs must be at least 1")
+        if self.attention_heads > 1 and self.hidden % self.attention_heads:
+            raise GenlabError(
+                f"--hidden {self.hidden} must be divisible by --attention-heads {self.attention_heads}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise GenlabError(f"--dropout must be in [0, 1), got {self.dropout}")
 
@@ -145,7 +163,9 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         decoder=config.decoder,
         dropout=config.dropout,
         reverse=config.reverse,
+        reverse_answer=config.reverse_answer,
         attention=config.attention,
+        attention_heads=config.attention_heads,
         aux_text=config.aux_text,
     )
 
@@ -154,6 +174,10 @@ def load_config(run: RunDir) -> ArithConfig:
     stored = dict(run.config)
     stored.pop("model", None)
     stored.pop("resolved", None)
+    # runs saved before these options existed: validated every epoch, wrote left to right, one head
+    stored.setdefault("eval_every", 1)
+    stored.setdefault("reverse_answer", False)
+    stored.setdefault("attention_heads", 1)
     return ArithConfig(**stored)
 
 
@@ -322,25 +346,26 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
     train_idx = data.split.train
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     epochs = config.epochs or max(1, math.ceil(config.steps / steps_per_epoch))
-    start_epoch, step, best, elapsed = 0, 0, -1.0, 0.0
+    start_epoch, step, best, elapsed, last_val_step = 0, 0, -1.0, 0.0, 0
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         start_epoch, step, best = state["epoch"] + 1, state["step"], state["best"]
         epochs, elapsed = state["planned_epochs"], state["elapsed"]
+        last_val_step = step
     say(
         f"arith {config.task}: {len(train_idx)} train / {len(data.split.test)} test queries, "
         f"{epochs} epochs x {steps_per_epoch} steps on {device}"
     )
     bar = progress(total=epochs * steps_per_epoch, initial=step, desc=f"train {config.task}")
     epoch = start_epoch
+    total_loss, total_right, seen = 0.0, 0, 0  # since the last validation
     while epoch < epochs:  # `epochs` may shrink after the first epoch to fit a time budget
         t0 = time.perf_counter()
         rng = np.random.default_rng([config.seed, epoch])  # per-epoch streams: resume is exact
         gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         order = rng.permutation(train_idx)
         model.train()
-        total_loss, total_right, seen = 0.0, 0, 0
         for i in range(0, len(order), config.batch_size):
             idx = order[i : i + config.batch_size]
             for group in opt.param_groups:
@@ -359,8 +384,23 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
                 total_right += int((logits.argmax(-1) == y).all(-1).sum())
             bar.update()
             bar.set_postfix(loss=f"{loss.item():.4f}")
+        train_seconds = time.perf_counter() - t0
+        first_of_budgeted_run = epoch == start_epoch and config.time_budget and state is None
+        if not (first_of_budgeted_run or epoch == epochs - 1 or step - last_val_step >= config.eval_every):
+            elapsed += train_seconds
+            epoch += 1
+            continue
         val = validation_metrics(model, data, config, device)
         elapsed += time.perf_counter() - t0
+        last_val_step = step
+        if first_of_budgeted_run:
+            val_seconds = elapsed - train_seconds
+            per_epoch = train_seconds + val_seconds * min(1.0, steps_per_epoch / config.eval_every)
+            fit = 1 + max(0, int((config.time_budget - elapsed) // per_epoch))
+            if fit < epochs:
+                say(f"time budget {config.time_budget:.0f}s: {fit} epochs instead of {epochs}")
+                epochs = fit
+                bar.total = epochs * steps_per_epoch
         record = {
             "epoch": epoch + 1,
             "step": step,
@@ -370,13 +410,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             "lr": opt.param_groups[0]["lr"],
             "seconds": round(elapsed, 2),
         }
-        if epoch == start_epoch and config.time_budget and state is None:
-            per_epoch = elapsed / (epoch + 1)
-            fit = max(1, int(config.time_budget // per_epoch))
-            if fit < epochs:
-                say(f"time budget {config.time_budget:.0f}s: {fit} epochs instead of {epochs}")
-                epochs = fit
-                bar.total = epochs * steps_per_epoch
+        total_loss, total_right, seen = 0.0, 0, 0
         run.append_metrics(record)
         improved = val["val_acc"] >= best
         if improved:

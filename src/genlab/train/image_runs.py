@@ -25,6 +25,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.models.conv import check_size
+from genlab.train.d_augment import parse_d_augment
 from genlab.train.rundir import RunDir
 
 MODELS = ("cae", "vae", "gan")
@@ -66,6 +67,8 @@ class ImageTrainConfig:
     spectral: bool = False  # GAN: spectral norm in the discriminator
     ema: float = 0.999  # GAN: decay of the generator's moving average
     minibatch_std: int = 4  # GAN: group size of the discriminator's minibatch-stddev feature; 0 = off
+    # GAN: differentiable augmentation of real and generated images before the discriminator
+    d_augment: str = "none"  # comma list of color,translation,cutout; none
     augment: str = "auto"  # comma list of flip,shift,rotate,zoom; none; auto = flip for your data
     test_frac: float = 0.05  # held out, never trained on (reconstruction and evaluation)
     seed: int = 0
@@ -98,6 +101,7 @@ class ImageTrainConfig:
             raise GenlabError(f"--test-frac {cfg.test_frac}: use a fraction in [0, 0.5)")
         if cfg.minibatch_std < 0 or cfg.minibatch_std == 1:
             raise GenlabError(f"--minibatch-std {cfg.minibatch_std}: use 0 (off) or a group of 2 or more")
+        parse_d_augment(cfg.d_augment)
         if cfg.batch_size < 2:
             raise GenlabError(f"--batch-size {cfg.batch_size}: use at least 2 (batch norm needs a batch)")
         return cfg
@@ -108,7 +112,8 @@ class ImageTrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ImageTrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        values = {"minibatch_std": 0, **values}  # runs saved before the option existed had none
+        # runs saved before these options existed had neither
+        values = {"minibatch_std": 0, "d_augment": "none", **values}
         return cls(**{k: v for k, v in values.items() if k in known})
 
 

@@ -31,6 +31,7 @@ from torch import nn
 from genlab.errors import GenlabError
 from genlab.paths import atomic_write_text
 from genlab.train.augment import augment_batch, parse_augment
+from genlab.train.d_augment import d_augment, parse_d_augment
 from genlab.train.device import autocast, grad_scaler, pick_device
 from genlab.train.image_runs import (
     KINDS,
@@ -83,6 +84,7 @@ class ImageTrainer:
         # uint8 (N, C, H, W): 4x less memory than float; each batch is converted as it is drawn
         self.model = build_model(cfg).to(device)
         self.ops = parse_augment(cfg.augment)
+        self.d_ops = parse_d_augment(cfg.d_augment) if cfg.model == "gan" else ()
         if cfg.model == "gan":
             betas = (0.5, 0.999)  # DCGAN: a short momentum memory keeps the two players responsive
             self.optimizers = [
@@ -164,7 +166,8 @@ class ImageTrainer:
 
         d, opt_d = self.model.discriminator, self.optimizers[1]
         with autocast(self.device):
-            real_logits, fake_logits = d(real), d(fake.detach())
+            real_logits = d(d_augment(real, self.d_ops))
+            fake_logits = d(d_augment(fake.detach(), self.d_ops))
             loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
         opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -179,7 +182,7 @@ class ImageTrainer:
         d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
         try:
             with autocast(self.device):
-                loss = generator_loss(d(fake), self.cfg.gan_loss)
+                loss = generator_loss(d(d_augment(fake, self.d_ops)), self.cfg.gan_loss)
             opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(opt_g)
