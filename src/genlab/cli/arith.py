@@ -46,6 +46,9 @@ def train(
     steps: int | None = typer.Option(None, help="Optimizer steps when --epochs is not given."),
     batch_size: int | None = typer.Option(None, help="Queries per step (default 256)."),
     lr: float | None = typer.Option(None, help="Peak learning rate (warm-up, then cosine decay)."),
+    weight_decay: float | None = typer.Option(
+        None, help="AdamW weight decay; larger generalizes better from few queries (default per task)."
+    ),
     time_budget: float | None = typer.Option(
         None, help="Seconds of training; fewer epochs when the first one shows they would not fit."
     ),
@@ -68,9 +71,6 @@ def train(
     glyph_epochs: int | None = typer.Option(None, help="Epochs of the cached glyph classifier (default 20)."),
     attention: bool | None = typer.Option(
         None, "--attention/--no-attention", help="Luong attention over the encoder outputs (default yes)."
-    ),
-    attention_heads: int | None = typer.Option(
-        None, help="Over 1: multi-head attention over the encoder outputs and the query's embeddings."
     ),
     layout: str | None = typer.Option(
         None,

@@ -45,9 +45,6 @@ class Seq2SeqSpec:
     # of `decode` stay in reading order, the flip is internal
     reverse_answer: bool = False
     attention: bool = False  # Luong attention of each decoder output over the encoder outputs
-    # more than 1: multi-head attention instead, over the encoder outputs next to the query's own
-    # embeddings, so an output step can look up single digits (the units of both operands) exactly
-    attention_heads: int = 1
     # image outputs: also predict each answer character from the decoder state (a training-only
     # auxiliary loss). Without it, pixel loss alone lets the encoder saturate into a constant
     # state and the decoder draws the same average digit for every query.
@@ -107,16 +104,7 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"unknown decoder {s.decoder!r}")
         self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
         self.drop = nn.Dropout(s.dropout)
-        if s.attention and s.attention_heads > 1:
-            self.attn = nn.MultiheadAttention(
-                s.hidden,
-                s.attention_heads,
-                kdim=s.hidden + s.embed_dim,
-                vdim=s.hidden + s.embed_dim,
-                batch_first=True,
-            )
-            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
-        elif s.attention:
+        if s.attention:
             self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
             self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
         if s.output_kind == "text":
@@ -152,8 +140,6 @@ class Seq2Seq(nn.Module):
         if self.spec.reverse:
             embedded = embedded.flip(1)
         memory, state = self.encoder(embedded)
-        if self.spec.attention and self.spec.attention_heads > 1:
-            memory = torch.cat([memory, embedded], -1)  # (B, Tq, H + E)
         top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
         n = self.spec.dec_layers
         if isinstance(top, tuple):
@@ -179,9 +165,6 @@ class Seq2Seq(nn.Module):
 
     def _attend(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Luong attention: (B, Ta, H) decoder outputs -> tanh(W [h_t; sum_s a_ts e_s]) (B, Ta, H)."""
-        if self.spec.attention_heads > 1:
-            looked_up, _ = self.attn(out, memory, memory, need_weights=False)
-            return torch.tanh(self.attn_combine(torch.cat([out, looked_up], -1)))
         weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
         return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
 

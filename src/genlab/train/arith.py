@@ -62,7 +62,6 @@ class ArithConfig:
     reverse_answer: bool = False
     dropout: float = 0.1
     attention: bool = True
-    attention_heads: int = 1
     aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
     # image outputs: "prototype" = every answer character drawn as one fixed real image of it
     # (a crisp target); "random" = a random train-pool image each time (the notebook's; the model
@@ -112,23 +111,11 @@ class ArithConfig:
             raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
-        for name in (
-            "enc_layers",
-            "dec_layers",
-            "hidden",
-            "batch_size",
-            "steps",
-            "eval_every",
-            "attention_heads",
-        ):
+        for name in ("enc_layers", "dec_layers", "hidden", "batch_size", "steps", "eval_every"):
             if getattr(self, name) < 1:
                 raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise GenlabError("--epochs must be at least 1")
-        if self.attention_heads > 1 and self.hidden % self.attention_heads:
-            raise GenlabError(
-                f"--hidden {self.hidden} must be divisible by --attention-heads {self.attention_heads}"
-            )
         if not 0.0 <= self.dropout < 1.0:
             raise GenlabError(f"--dropout must be in [0, 1), got {self.dropout}")
 
@@ -165,7 +152,6 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         reverse=config.reverse,
         reverse_answer=config.reverse_answer,
         attention=config.attention,
-        attention_heads=config.attention_heads,
         aux_text=config.aux_text,
     )
 
@@ -174,10 +160,9 @@ def load_config(run: RunDir) -> ArithConfig:
     stored = dict(run.config)
     stored.pop("model", None)
     stored.pop("resolved", None)
-    # runs saved before these options existed: validated every epoch, wrote left to right, one head
+    # runs saved before these options existed: validated every epoch, wrote left to right
     stored.setdefault("eval_every", 1)
     stored.setdefault("reverse_answer", False)
-    stored.setdefault("attention_heads", 1)
     return ArithConfig(**stored)
 
 
