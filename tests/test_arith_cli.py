@@ -218,3 +218,17 @@ def test_validation_runs_every_eval_every_steps_and_after_the_last_epoch(tmp_pat
     assert steps_per_epoch == 5
     assert [r["epoch"] for r in records] == [2, 4, 6, 7]
     assert all("val_acc" in r and r["train_loss"] > 0 for r in records)
+
+
+def test_a_run_written_with_unknown_options_gets_a_one_line_error(t2t, tmp_path):
+    import shutil
+
+    copy = tmp_path / "newer"
+    shutil.copytree(t2t, copy)
+    stored = json.loads((copy / "config.json").read_text())
+    stored["config"]["from_the_future"] = 1
+    (copy / "config.json").write_text(json.dumps(stored))
+    result = runner.invoke(app, ["arith", "evaluate", str(copy)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, GenlabError)
+    assert "from_the_future" in str(result.exception) and "config.json" in str(result.exception)

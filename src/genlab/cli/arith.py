@@ -37,7 +37,7 @@ def train(
     reverse_answer: bool | None = typer.Option(
         None,
         "--reverse-answer/--no-reverse-answer",
-        help="Write the answer right to left, units digit first (default no).",
+        help="Write the answer right to left, units digit first (default yes).",
     ),
     dropout: float | None = typer.Option(
         None, help="Dropout between layers and before the head (default 0.1)."

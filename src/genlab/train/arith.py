@@ -59,7 +59,8 @@ class ArithConfig:
     cell: str = "gru"
     decoder: str = "autoregressive"
     reverse: bool = True
-    reverse_answer: bool = False
+    # units digit first, as column arithmetic is done: at 10% train text2text went 72% -> 87% with it
+    reverse_answer: bool = True
     dropout: float = 0.1
     attention: bool = True
     aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
@@ -71,7 +72,9 @@ class ArithConfig:
     steps: int = 3000
     batch_size: int = 256
     lr: float = 3e-3
-    weight_decay: float = 1e-4
+    # strong decoupled weight decay keeps the model from memorizing its few training queries:
+    # text2text at 10% train, units first: 86.8% (1e-4), 94.3% (0.1), 97.9% (0.3), 98.2% (1), 97.6% (3)
+    weight_decay: float = 1.0
     time_budget: float | None = None  # seconds; the schedule shrinks to fit after the first epoch
     seed: int = 0
     mnist: str = "auto"
@@ -163,6 +166,12 @@ def load_config(run: RunDir) -> ArithConfig:
     # runs saved before these options existed: validated every epoch, wrote left to right
     stored.setdefault("eval_every", 1)
     stored.setdefault("reverse_answer", False)
+    unknown = sorted(set(stored) - {f.name for f in fields(ArithConfig)})
+    if unknown:
+        raise GenlabError(
+            f"{run.path / 'config.json'} has options this genlab does not know ({', '.join(unknown)}): "
+            "it was written by another version; upgrade genlab or train the run again"
+        )
     return ArithConfig(**stored)
 
 
