@@ -36,7 +36,10 @@ NAMED_DATA = ("punks", "mnist", "fashion-mnist")
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cae": {"latent_dim": 64, "epochs": 12, "lr": 2e-3, "base_width": 32},
     "vae": {"latent_dim": 32, "epochs": 20, "lr": 2e-3, "base_width": 32},
-    "gan": {"latent_dim": 64, "epochs": 10, "lr": 2e-4, "base_width": 32},
+    # the classic DCGAN 2e-4 is tuned for long runs; in 10 epochs on punks (punks features, n = 5000)
+    # FID / precision / recall went 3.17 / 0.19 / 0.013 at 2e-4, 2.75 / 0.32 / 0.026 at 4e-4,
+    # 2.55 / 0.40 / 0.073 at 8e-4 and 2.08 / 0.44 / 0.125 at 1.5e-3
+    "gan": {"latent_dim": 64, "epochs": 10, "lr": 1.5e-3, "base_width": 32},
 }
 
 
