@@ -20,12 +20,15 @@ AUGMENTS = ("flip", "shift", "rotate", "zoom")
 
 def parse_augment(spec: str) -> tuple[str, ...]:
     """'flip,shift' -> ('flip', 'shift'); 'none' or '' -> ()."""
+    return parse_op_list(spec, AUGMENTS, "augmentation")
+
+
+def parse_op_list(spec: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """A comma list of operation names (or 'none'), checked against `allowed`; `what` names the option."""
     ops = tuple(op.strip() for op in spec.split(",") if op.strip() and op.strip() != "none")
-    unknown = [op for op in ops if op not in AUGMENTS]
+    unknown = [op for op in ops if op not in allowed]
     if unknown:
-        raise GenlabError(
-            f"unknown augmentation {unknown[0]!r}: use none or a comma list of {', '.join(AUGMENTS)}"
-        )
+        raise GenlabError(f"unknown {what} {unknown[0]!r}: use none or a comma list of {', '.join(allowed)}")
     return ops
 
 

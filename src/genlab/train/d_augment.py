@@ -16,20 +16,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from genlab.errors import GenlabError
+from genlab.train.augment import parse_op_list
 
 D_AUGMENTS = ("color", "translation", "cutout")
 
 
 def parse_d_augment(spec: str) -> tuple[str, ...]:
     """'color,translation' -> ('color', 'translation'); 'none' or '' -> ()."""
-    ops = tuple(op.strip() for op in spec.split(",") if op.strip() and op.strip() != "none")
-    unknown = [op for op in ops if op not in D_AUGMENTS]
-    if unknown:
-        raise GenlabError(
-            f"unknown --d-augment {unknown[0]!r}: use none or a comma list of {', '.join(D_AUGMENTS)}"
-        )
-    return ops
+    return parse_op_list(spec, D_AUGMENTS, "--d-augment")
 
 
 def d_augment(x: torch.Tensor, ops: tuple[str, ...], translation: float = 0.125) -> torch.Tensor:
