@@ -11,6 +11,7 @@ the headline rows into the README's arithmetic section (between markers), never 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import time
@@ -43,11 +44,16 @@ def dataset_build_seconds(repeats: int = 3) -> float:
     return best
 
 
-def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) -> list[dict]:
+def bench_tasks(
+    tasks: list[str], work: Path, time_budget: float | None = None, trained: dict[str, Path] | None = None
+) -> list[dict]:
+    """One row per task at its defaults; `trained` maps a task to a finished, evaluated run at exactly
+    those settings (the sweep's cell), which is scored instead of training the same model again."""
     from genlab.data.mnist import load_mnist
     from genlab.eval.arith import evaluate_arith
     from genlab.eval.glyphs import load_glyph_classifier
-    from genlab.train.arith import ArithConfig, train_arith
+    from genlab.train.arith import KIND, ArithConfig, train_arith
+    from genlab.train.rundir import RunDir
 
     rows = []
     start = time.perf_counter()
@@ -69,14 +75,16 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
         }
     )
     for task in tasks:
-        out = work / (task + ("-budget" if time_budget else ""))
-        shutil.rmtree(out, ignore_errors=True)
         config = ArithConfig.for_task(task, time_budget=time_budget)
-        start = time.perf_counter()
-        run = train_arith(config, out)
-        wall = time.perf_counter() - start
-        result = evaluate_arith(run)
-        epochs = [m for m in run.metrics() if "train_loss" in m]
+        if trained and task in trained:
+            run = RunDir.open(trained[task], KIND)
+            result = json.loads((run.path / "evaluation.json").read_text())
+        else:
+            out = work / (task + ("-budget" if time_budget else ""))
+            shutil.rmtree(out, ignore_errors=True)
+            run = train_arith(config, out)
+            result = evaluate_arith(run)
+        last = [m for m in run.metrics() if "train_loss" in m][-1]
         image_out = "readback_accuracy" in result
         rows.append(
             {
@@ -87,11 +95,19 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
                 "per_char_%": round(100 * result["char_accuracy"], 2),
                 "read_back_%": round(100 * result["readback_accuracy"], 2) if image_out else None,
                 "target_%": 100 * TARGETS[task],
-                "epochs": len(epochs),
-                "wall_s": round(wall, 1),
-                "note": (load_mnist(config.mnist).source.split(" (")[0] + " handwriting, unseen writers")
-                if task != "text2text"
-                else "",
+                "epochs": last["epoch"],
+                "wall_s": round(last["seconds"], 1),
+                "note": "; ".join(
+                    n
+                    for n in (
+                        load_mnist(config.mnist).source.split(" (")[0] + " handwriting, unseen writers"
+                        if task != "text2text"
+                        else "",
+                        "the sweep's 50% cell" if trained and task in trained else "",
+                        "validated every epoch (earlier genlab)" if "eval_every" not in run.config else "",
+                    )
+                    if n
+                ),
             }
         )
     return rows
@@ -100,8 +116,6 @@ def bench_tasks(tasks: list[str], work: Path, time_budget: float | None = None) 
 def merge_with_previous(rows: list[dict]) -> list[dict]:
     """Keep earlier rows of tasks this run did not measure; a re-measured task drops all its old rows
     (its budget rows were trained with the defaults of their day)."""
-    import json
-
     path = RESULTS_DIR / "arith.json"
     if not path.exists():
         return rows
@@ -121,7 +135,6 @@ def merge_with_previous(rows: list[dict]) -> list[dict]:
 
 def sweep_budget(work: Path = Path("/tmp/genlab-bench-arith")) -> float | None:
     """The per-cell training budget the last sweep ran with (read from its runs' configs)."""
-    import json
 
     for config in sorted((work / "sweep").glob("*/config.json")):
         return json.loads(config.read_text())["config"].get("time_budget")
@@ -166,6 +179,35 @@ def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
     README.write_text(before + start + "\n" + block + end + after)
 
 
+def validated_every_epoch_note(sweep_dir: Path) -> str:
+    """Cells trained before `eval_every` existed validated after every epoch: same model, slower."""
+    old = sorted(
+        c.parent.name
+        for c in sweep_dir.glob("*/config.json")
+        if "eval_every" not in json.loads(c.read_text())["config"]
+    )
+    if not old:
+        return ""
+    return (
+        f" {len(old)} cell(s) were trained by an earlier genlab that validated after every epoch instead of "
+        f"every 50 steps (same settings otherwise; their train_s include that validation): {', '.join(old)}."
+    )
+
+
+def default_cells(sweep_dir: Path, tasks: list[str], fracs: list[float], enc: list[int]) -> dict[str, Path]:
+    """The sweep's runs that trained a task exactly at its defaults (50% train, default depth, seed 0)."""
+    from genlab.train.arith import ArithConfig, sweep_cell_name
+
+    cells = {}
+    for task in tasks:
+        defaults = ArithConfig.for_task(task)
+        if defaults.train_frac in fracs and defaults.enc_layers in enc:
+            name = sweep_cell_name(task, defaults.train_frac, defaults.enc_layers, defaults.dec_layers, 0)
+            if (sweep_dir / name / "evaluation.json").exists():
+                cells[task] = sweep_dir / name
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="text2text,img2text,text2img,img2img")
@@ -185,8 +227,52 @@ def main() -> None:
         for k, v in vars(args).items()
         if v not in (None, False) and k != "work"
     )
+    trained: dict[str, Path] = {}
+    sweep_md = None
+    if args.no_sweep:
+        previous = Path(args.work) / "sweep" / "results.md"
+        if previous.exists():  # keep the README's sweep table from the last sweep that ran
+            sweep_md = "\n".join(line for line in previous.read_text().splitlines() if line.startswith("|"))
+    else:
+        from genlab.train.arith import run_sweep
+
+        sweep_tasks = args.sweep_tasks.split(",")
+        sweep_fracs = [float(f) for f in args.sweep_fracs.split(",")]
+        sweep_enc = [int(e) for e in args.sweep_enc_layers.split(",")]
+        result = run_sweep(
+            work / "sweep",
+            tasks=sweep_tasks,
+            fracs=sweep_fracs,
+            enc_layers=sweep_enc,
+            time_budget=args.sweep_budget,
+        )
+        sweep_rows = [
+            {
+                "task": s["task"],
+                "train_frac": s["train_frac"],
+                "enc_layers": s["enc_layers"],
+                "dec_layers": s["dec_layers"],
+                "exact_match_%": round(100 * s["accuracy_mean"], 2),
+                "per_char_%": round(100 * s["char_accuracy_mean"], 2),
+                "train_s": round(s["train_seconds_mean"], 1),
+            }
+            for s in result["summary"]
+        ]
+        write_results(
+            "arith_sweep",
+            "Arithmetic sweep: train fraction x encoder depth",
+            sweep_rows,
+            notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png."
+            + validated_every_epoch_note(work / "sweep"),
+            command=command,
+        )
+        shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
+        sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
+        sweep_md = "\n".join(line for line in sweep_md.splitlines() if line.startswith("|"))
+        if not args.sweep_budget:  # a cell at 50% train and the task's depth *is* the default run
+            trained = default_cells(work / "sweep", sweep_tasks, sweep_fracs, sweep_enc)
     tasks = [t for t in args.tasks.split(",") if t]
-    rows = bench_tasks(tasks, work)
+    rows = bench_tasks(tasks, work, trained=trained)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
     measured = len(rows)
@@ -224,43 +310,6 @@ def main() -> None:
             notes=notes,
             command=command,
         )
-    sweep_md = None
-    if args.no_sweep:
-        previous = Path(args.work) / "sweep" / "results.md"
-        if previous.exists():  # keep the README's sweep table from the last sweep that ran
-            sweep_md = "\n".join(line for line in previous.read_text().splitlines() if line.startswith("|"))
-    else:
-        from genlab.train.arith import run_sweep
-
-        result = run_sweep(
-            work / "sweep",
-            tasks=args.sweep_tasks.split(","),
-            fracs=[float(f) for f in args.sweep_fracs.split(",")],
-            enc_layers=[int(e) for e in args.sweep_enc_layers.split(",")],
-            time_budget=args.sweep_budget,
-        )
-        sweep_rows = [
-            {
-                "task": s["task"],
-                "train_frac": s["train_frac"],
-                "enc_layers": s["enc_layers"],
-                "dec_layers": s["dec_layers"],
-                "exact_match_%": round(100 * s["accuracy_mean"], 2),
-                "per_char_%": round(100 * s["char_accuracy_mean"], 2),
-                "train_s": round(s["train_seconds_mean"], 1),
-            }
-            for s in result["summary"]
-        ]
-        write_results(
-            "arith_sweep",
-            "Arithmetic sweep: train fraction x encoder depth",
-            sweep_rows,
-            notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png",
-            command=command,
-        )
-        shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
-        sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
-        sweep_md = "\n".join(line for line in sweep_md.splitlines() if line.startswith("|"))
     update_readme(rows, sweep_md)
 
 

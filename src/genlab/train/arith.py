@@ -127,13 +127,18 @@ class ArithConfig:
         return ArithSpec(self.max_int, self.ops, self.layout)
 
 
+# Image-input models underfit (fresh handwriting every epoch; train accuracy ~0.91), so they keep
+# light weight decay and the notebook's answer order: with the text defaults img2text fell from
+# 95.8% to 91.2% at 50% train (though it rose from 56.6% to 88.4% at 10%).
+IMAGE_INPUT_DEFAULTS: dict[str, Any] = {"weight_decay": 1e-4, "reverse_answer": False}
+
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2text": {},
     # the default sweep (seed 0, 50% train): 95.8% exact match with two encoder layers, 95.0% with one
-    "img2text": {"enc_layers": 2},
+    "img2text": {"enc_layers": 2, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
-    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000},
+    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, **IMAGE_INPUT_DEFAULTS},
 }
 
 
@@ -513,7 +518,7 @@ def run_sweep(
                 "accuracy": result["accuracy"],
                 "char_accuracy": result["char_accuracy"],
                 "readback": "yes" if "readback_accuracy" in result else "no",
-                "epochs": len(epochs_done),
+                "epochs": epochs_done[-1]["epoch"] if epochs_done else 0,
                 "train_seconds": epochs_done[-1]["seconds"] if epochs_done else float("nan"),
             }
         )
