@@ -23,7 +23,7 @@ def train(
         None, help="Fraction of all 20,000 queries to train on (default 0.5)."
     ),
     enc_layers: int | None = typer.Option(
-        None, help="Recurrent layers in the encoder (default 1; img2text 2)."
+        None, help="Recurrent layers in the encoder (default 2 for text2text and img2text, else 1)."
     ),
     dec_layers: int | None = typer.Option(None, help="Recurrent layers in the decoder (default 1)."),
     hidden: int | None = typer.Option(None, help="Recurrent state size (default 256)."),
