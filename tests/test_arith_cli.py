@@ -28,7 +28,7 @@ def train(out, task, *extra):
 @pytest.fixture(scope="module")
 def t2t(tmp_path_factory):
     out = tmp_path_factory.mktemp("arith") / "t2t"
-    train(out, "text2text", "--epochs", "3", "--train-frac", "0.5")
+    train(out, "text2text", "--epochs", "3", "--train-frac", "0.5", "--eval-every", "1")
     return out
 
 
