@@ -33,7 +33,7 @@ def d_augment(x: torch.Tensor, ops: tuple[str, ...], translation: float = 0.125)
     translation: up to `translation` of the side in whole pixels, zero (mid-grey) fill.
     cutout: one zero square of half the side per image, at a random place.
     """
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     if "color" in ops:
         x = x + (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
         if c > 1:
