@@ -43,7 +43,8 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     assert f"text->text model of the split sweep trains for {plan.split_overrides['steps']:,} " in note
     assert "instead of 3,000" in note
     for task, overrides in plan.modality_overrides.items():
-        assert f"{task} for {overrides['steps']:,} optimizer steps" in note
+        lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
+        assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
     assert "benchmarks/RESULTS.md" in note
     assert budget_notes(DemoPlan(split_overrides={}, modality_overrides={})) == []
     assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, modality_overrides={})) == []
