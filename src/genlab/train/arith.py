@@ -133,9 +133,10 @@ class ArithConfig:
 IMAGE_INPUT_DEFAULTS: dict[str, Any] = {"weight_decay": 1e-4, "reverse_answer": False}
 
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # the default sweep (seed 0), one -> two encoder layers: 99.94 -> 100% at 50% train, 98.2 -> 98.96% at
-    # 10%, 33 -> 61% at 5%; 210 s instead of 140 s
-    "text2text": {"enc_layers": 2},
+    # the default sweep (seed 0) at lr 3e-3, one -> two encoder layers: 99.94 -> 100% at 50% train,
+    # 98.2 -> 98.96% at 10%, 33 -> 61% at 5%; 210 s instead of 140 s. Two layers at 10% train, lr 3e-3 ->
+    # 1e-2: 98.96 -> 99.16% (seed 0), 98.91 -> 99.76% (seed 1); 6e-3 gave 98.76% (seed 0)
+    "text2text": {"enc_layers": 2, "lr": 1e-2},
     # the default sweep (seed 0, 50% train): 95.8% exact match with two encoder layers, 95.0% with one
     "img2text": {"enc_layers": 2, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
