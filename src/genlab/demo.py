@@ -132,15 +132,14 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
     )
     modalities = out / "arith-modalities"
     say("== image->text, text->image and image->image")
-    for task, overrides in plan.modality_overrides.items():
-        run_sweep(
-            modalities,
-            tasks=[task],
-            fracs=[plan.modality_frac],
-            enc_layers=[1],
-            seeds=[plan.seed],
-            **overrides,
-        )
+    run_sweep(
+        modalities,
+        tasks=list(plan.modality_overrides),
+        fracs=[plan.modality_frac],
+        enc_layers=[1],
+        seeds=[plan.seed],
+        task_overrides=plan.modality_overrides,
+    )
     cells = [
         splits / sweep_cell_name("text2text", f, e, 1, plan.seed)
         for f in plan.split_fracs

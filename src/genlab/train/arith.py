@@ -465,11 +465,13 @@ def run_sweep(
     epochs: int | None = None,
     steps: int | None = None,
     time_budget: float | None = None,
+    task_overrides: dict[str, dict[str, Any]] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every cell of the grid into `out/CELL/`; finished cells are skipped,
-    interrupted ones resumed. Writes out/results.csv (one row per cell), out/results.md (mean and
-    spread over seeds) and out/figures/sweep.png. Returns the rows and the paths written."""
+    interrupted ones resumed. `task_overrides` adds options for one task's cells on top of the
+    others. Writes out/results.csv (one row per cell), out/results.md (mean and spread over seeds)
+    and out/figures/sweep.png. Returns the rows and the paths written."""
     import json
 
     from genlab.eval.arith import evaluate_arith
@@ -495,17 +497,18 @@ def run_sweep(
             if resumable:
                 run = train_arith(ArithConfig(), path, resume=True)
             else:
-                config = ArithConfig.for_task(
-                    task,
-                    train_frac=frac,
-                    enc_layers=enc,
-                    dec_layers=dec,
-                    seed=seed,
-                    epochs=epochs,
-                    steps=steps,
-                    time_budget=time_budget,
+                options = {
+                    "train_frac": frac,
+                    "enc_layers": enc,
+                    "dec_layers": dec,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "steps": steps,
+                    "time_budget": time_budget,
                     **overrides,
-                )
+                    **(task_overrides or {}).get(task, {}),
+                }
+                config = ArithConfig.for_task(task, **options)
                 if path.exists() and not (path / "model.safetensors").exists():
                     (path / "config.json").unlink(missing_ok=True)  # interrupted before its first epoch
                 run = train_arith(config, path)
