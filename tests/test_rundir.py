@@ -69,3 +69,13 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(GenlabError, match="--device cpu"):
             pick_device("cuda")
+
+
+def test_weights_of_another_model_layout_get_a_one_line_error(tmp_path):
+    run = RunDir.create(tmp_path / "run", "cae", {"model": "cae"})
+    run.save_weights(torch.nn.Linear(2, 2), "model")
+    with pytest.raises(GenlabError) as err:
+        run.load_into(torch.nn.Linear(3, 2), "model")
+    message = str(err.value)
+    assert "model.safetensors does not fit this genlab's Linear" in message
+    assert "\n" not in message and "train it again" in message

@@ -205,7 +205,7 @@ def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:
 
 def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> Seq2Seq:
     model = Seq2Seq(Seq2SeqSpec(**run.config["model"]))
-    model.load_state_dict(run.load_weights(name, device))
+    run.load_into(model, name, device)
     return model.to(device).eval()
 
 
@@ -333,7 +333,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             )
             model.cell_encoder.load_state_dict(classifier.state_dict())
     else:
-        model.load_state_dict(run.load_weights("last"))
+        run.load_into(model, "last")
     if data is None:
         data = task_data(config, run)
     if data.mnist_source:

@@ -206,11 +206,7 @@ def load_trained(
     run = run_path if isinstance(run_path, RunDir) else RunDir.open(run_path, KINDS)
     cfg = ImageTrainConfig.from_dict(run.config)
     model = build_model(cfg)
-    state = run.load_weights("model", device="cpu")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise GenlabError(f"{run.weights_path()} does not match its config.json ({exc})") from None
+    run.load_into(model, "model")
     return model.to(device).eval(), cfg
 
 

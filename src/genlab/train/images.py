@@ -351,7 +351,7 @@ class ImageTrainer:
         state = self.run.load_state()
         if state is None or not self.run.has_weights("last"):
             raise GenlabError(f"{self.run.path} has no checkpoint to resume from: train it without --resume")
-        self.model.load_state_dict(self.run.load_weights("last", device=self.device))
+        self.run.load_into(self.model, "last", device=self.device)
         for opt, opt_state in zip(self.optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(opt_state)
         if state.get("scaler"):

@@ -127,6 +127,19 @@ class RunDir:
         except Exception as exc:
             raise GenlabError(f"{path} is damaged ({exc}); retrain or restore it") from None
 
+    def load_into(
+        self, model: torch.nn.Module, name: str = "model", device: str | torch.device = "cpu"
+    ) -> None:
+        """Load saved weights into `model`; weights of another layout (a run written by an older genlab
+        whose model has since changed) get a one-line error instead of torch's key listing."""
+        try:
+            model.load_state_dict(self.load_weights(name, device))
+        except RuntimeError:
+            raise GenlabError(
+                f"{self.weights_path(name)} does not fit this genlab's {type(model).__name__} (trained by an "
+                "earlier version?): train it again into a new folder"
+            ) from None
+
     def save_state(self, state: dict[str, Any]) -> Path:
         return atomic_write(self.path / "state.pt", lambda tmp: torch.save(state, tmp))
 
