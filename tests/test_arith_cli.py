@@ -16,7 +16,10 @@ from genlab.cli import app
 from genlab.errors import GenlabError
 
 runner = CliRunner()
-TINY = ["--max-int", "20", "--hidden", "32", "--batch-size", "64", "--glyph-epochs", "1", "--no-augment"]
+TINY = [
+    "--max-int", "20", "--hidden", "32", "--batch-size", "64", "--no-augment",
+    "--glyph-epochs", "1", "--glyph-width", "16", "--glyph-features", "128",
+]  # fmt: skip
 
 
 def train(out, task, *extra):
@@ -155,6 +158,45 @@ def test_img2text_evaluates_on_unseen_handwriting_and_asks_with_written_queries(
     assert "mnist:" in result.output
     pngs = list((i2t / "samples").glob("ask-query-*.png"))
     assert pngs and Image.open(pngs[0]).size == (140 * 4, 28 * 4)
+
+
+def test_image_models_read_cells_with_the_glyph_classifier_they_were_trained_with(i2t, tmp_path):
+    import shutil
+
+    from genlab.train.arith import ArithConfig, model_spec
+
+    default = model_spec(ArithConfig.for_task("img2text"))
+    assert (default.cnn_width, default.cell_features) == (64, 256)  # the wide default reader
+    stored = json.loads((i2t / "config.json").read_text())
+    assert (stored["config"]["model"]["cnn_width"], stored["config"]["glyph_width"]) == (16, 16)
+    # a run saved before the reader's width was an option used the width-16, 128-feature reader
+    old = tmp_path / "old"
+    shutil.copytree(i2t, old)
+    for key in ("glyph_width", "glyph_features"):
+        del stored["config"][key]
+    (old / "config.json").write_text(json.dumps(stored))
+    accuracy = {}
+    for run in (i2t, old):
+        result = runner.invoke(app, ["arith", "evaluate", str(run)])
+        assert result.exit_code == 0, result.output
+        accuracy[run] = json.loads((run / "evaluation.json").read_text())["accuracy"]
+    assert accuracy[old] == accuracy[i2t]
+
+
+def test_validation_with_cached_cell_readings_matches_reading_the_cells_each_time(i2t):
+    from genlab.eval.arith import validation_metrics
+    from genlab.train.arith import load_config, load_model, task_data
+    from genlab.train.rundir import RunDir
+
+    run = RunDir.open(i2t, "arith")
+    config, model = load_config(run), load_model(run)
+    data = task_data(config, run)
+    cache: dict = {}
+    first = validation_metrics(model, data, config, "cpu", cache)
+    assert cache["cell_probs"] and cache["x"].shape == (len(data.split.val), 5, 13)
+    assert validation_metrics(model, data, config, "cpu", cache) == first
+    config.finetune_cnn = True  # a trained CNN changes its readings: nothing is cached but the images
+    assert validation_metrics(model, data, config, "cpu") == first
 
 
 def test_ask_image_reads_a_users_strip_dark_on_light(i2t, tmp_path):

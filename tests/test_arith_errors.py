@@ -10,7 +10,10 @@ from genlab.cli import app
 from genlab.eval.arith_errors import classify_error, has_borrow, has_carry, parse_answer
 
 runner = CliRunner()
-TINY = ["--max-int", "20", "--hidden", "32", "--batch-size", "64", "--glyph-epochs", "1", "--no-augment"]
+TINY = [
+    "--max-int", "20", "--hidden", "32", "--batch-size", "64", "--no-augment",
+    "--glyph-epochs", "1", "--glyph-width", "16", "--glyph-features", "128",
+]  # fmt: skip
 
 
 def test_carry_and_borrow_on_hand_checked_cases():
@@ -119,5 +122,11 @@ def test_sweep_runs_skips_finished_cells_and_writes_table_and_plot(tmp_path):
             tmp_path / "text2text-frac0.3-enc1-dec1-seed0" / "evaluation.json"
         ).stat().st_mtime_ns == stamp
         assert "| text2text | 0.5 | 2 | 1 | 1 |" in (tmp_path / "results.md").read_text()
+        result = runner.invoke(app, [*args[:-1], "2"])  # other settings: kept, and the user is told
+        assert result.exit_code == 0, result.output
+        assert result.output.count("trained with other settings: epochs 1 -> 2; delete the folder") == 4
+        assert (
+            tmp_path / "text2text-frac0.3-enc1-dec1-seed0" / "evaluation.json"
+        ).stat().st_mtime_ns == stamp
     finally:
         train_arith_module.ArithConfig.for_task = original

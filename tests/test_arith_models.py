@@ -124,4 +124,7 @@ def test_glyph_classifier_features():
     model = GlyphClassifier(13).eval()
     x = torch.rand(5, 1, 28, 28)
     assert model(x).shape == (5, 13)
-    assert model.features(x).shape == (5, 128)
+    assert model.features(x).shape == (5, 256)  # the default reader: width 64, 256 features
+    narrow = GlyphClassifier(13, feature_dim=128, width=16).eval()
+    assert narrow.features(x).shape == (5, 128)
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in model.parameters()) / 4

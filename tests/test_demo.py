@@ -45,6 +45,7 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     for task, overrides in plan.modality_overrides.items():
         lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
         assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
+    assert "read cells with a width-16 glyph classifier instead of the default width 64" in note
     assert "benchmarks/RESULTS.md" in note
     assert budget_notes(DemoPlan(split_overrides={}, modality_overrides={})) == []
     assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, modality_overrides={})) == []

@@ -31,9 +31,11 @@ TEST_RENDER_SEED = 2024
 
 @lru_cache(maxsize=4)
 def _classifier(
-    mnist: str, seed: int, max_int: int, ops: str, test_frac: float, epochs: int
+    mnist: str, seed: int, max_int: int, ops: str, test_frac: float, epochs: int, width: int, features: int
 ) -> tuple[GlyphClassifier, dict[str, Any]]:
-    return load_glyph_classifier(mnist, seed, ArithSpec(max_int, ops), test_frac, epochs)
+    return load_glyph_classifier(
+        mnist, seed, ArithSpec(max_int, ops), test_frac, epochs, width=width, features=features
+    )
 
 
 def classifier_for(config: Any, with_info: bool = False) -> Any:
@@ -45,6 +47,8 @@ def classifier_for(config: Any, with_info: bool = False) -> Any:
         config.ops,
         config.handwriting_test_frac,
         config.glyph_epochs,
+        config.glyph_width,
+        config.glyph_features,
     )
     return (model, info) if with_info else model
 
@@ -61,11 +65,29 @@ def to_input(model: Seq2Seq, tokens: np.ndarray, cells: np.ndarray | None) -> to
 
 
 @torch.inference_mode()
-def predict(model: Seq2Seq, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu") -> np.ndarray:
+def predict(
+    model: Seq2Seq, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu", cell_probs: bool = False
+) -> np.ndarray:
     """Greedy answers for all inputs: tokens (N, Ta) int64, or images (N, Ta, 28, 28) float [0,1]."""
     model.eval()
-    parts = [model.predict(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    parts = [
+        model.predict(x[i : i + batch_size].to(device), cell_probs).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(parts).numpy()
+
+
+@torch.inference_mode()
+def read_query_cells(
+    model: Seq2Seq, cells: torch.Tensor, device: Any, batch_size: int = 1024
+) -> torch.Tensor:
+    """Images (N, Tq, 28, 28) in [0, 1] -> the model's cell probabilities (N, Tq, V)."""
+    model.eval()
+    flat = cells.reshape(-1, 1, 28, 28)
+    probs = [
+        model.read_cells(flat[i : i + batch_size].to(device)).cpu() for i in range(0, len(flat), batch_size)
+    ]
+    return torch.cat(probs).view(*cells.shape[:2], -1)
 
 
 def answer_tokens(model: Seq2Seq, predictions: np.ndarray, classifier: GlyphClassifier | None) -> np.ndarray:
@@ -84,19 +106,30 @@ def scores(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     return float(right.all(-1).mean()), float(right.mean())
 
 
-def validation_metrics(model: Seq2Seq, data: TaskData, config: Any, device: Any) -> dict[str, float]:
-    """Per-epoch check on the validation queries (unseen queries, train-pool handwriting)."""
-    idx = data.split.val
-    q = data.queries
-    true = q.answer_tokens[idx]
-    cells = None
-    if model.spec.input_kind == "image":
-        cells = render_cells(q.query_tokens[idx], data.train_bank, config.seed + 99)
+def validation_metrics(
+    model: Seq2Seq, data: TaskData, config: Any, device: Any, cache: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """Periodic check on the validation queries (unseen queries, train-pool handwriting).
+
+    `cache` (one dict per training run) keeps the rendered queries and, while the cell CNN is frozen,
+    their cell probabilities: the width-64 reader spends seconds on the 5,000 validation cells, and
+    validation runs every `eval_every` steps.
+    """
+    cache = {} if cache is None else cache
+    if "x" not in cache:
+        idx = data.split.val
+        q = data.queries
+        cells = None
+        if model.spec.input_kind == "image":
+            cells = render_cells(q.query_tokens[idx], data.train_bank, config.seed + 99)
+        cache["x"] = to_input(model, q.query_tokens[idx], cells)
+        cache["true"] = q.answer_tokens[idx]
+        cache["cell_probs"] = model.spec.input_kind == "image" and not config.finetune_cnn
+        if cache["cell_probs"]:
+            cache["x"] = read_query_cells(model, cache["x"], device)
     classifier = classifier_for(config) if model.spec.output_kind == "image" else None
-    preds = predict(model, to_input(model, q.query_tokens[idx], cells), device=device)
-    acc, char = scores(answer_tokens(model, preds, classifier), true)
-    if model.spec.output_kind == "image":
-        return {"val_acc": acc, "val_char_acc": char}
+    preds = predict(model, cache["x"], device=device, cell_probs=cache["cell_probs"])
+    acc, char = scores(answer_tokens(model, preds, classifier), cache["true"])
     return {"val_acc": acc, "val_char_acc": char}
 
 
@@ -114,7 +147,9 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
     cells = render_cells(qtok, data.test_bank, config.seed + TEST_RENDER_SEED) if in_image else None
     classifier = classifier_for(config) if (in_image or out_image) else None
-    preds = predict(model, to_input(model, qtok, cells), device=device)
+    x = to_input(model, qtok, cells)
+    cell_probs = read_query_cells(model, x, device) if in_image else None
+    preds = predict(model, x if cell_probs is None else cell_probs, device=device, cell_probs=in_image)
     pred_tokens = answer_tokens(model, preds, classifier)
     acc, char = scores(pred_tokens, true)
     result: dict[str, Any] = {
@@ -141,7 +176,10 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         result["readback_char_accuracy"] = char
         result["pixel_mse"] = float(((preds - target) ** 2).mean())
     if in_image:
-        query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
+        if config.finetune_cnn:
+            query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
+        else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
+            query_read = cell_probs.argmax(-1).numpy()
         saved["query_read"] = query_read
         result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
     if classifier is not None:

@@ -238,7 +238,11 @@ class Seq2Seq(nn.Module):
         return self.decode(state, context, memory, target)
 
     @torch.inference_mode()
-    def predict(self, query: torch.Tensor) -> torch.Tensor:
-        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1]."""
-        logits = self.forward(query)
+    def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:
+        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
+
+        `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
+        """
+        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
+        logits = self.decode(*self.encode(embedded))
         return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)

@@ -35,6 +35,7 @@ from genlab.data.arithmetic import (
     split_queries,
 )
 from genlab.errors import GenlabError
+from genlab.models.glyphs import READER_EPOCHS, READER_FEATURES, READER_WIDTH
 from genlab.models.seq2seq import Seq2Seq, Seq2SeqSpec
 from genlab.train.device import pick_device
 from genlab.train.progress import progress, say
@@ -82,7 +83,11 @@ class ArithConfig:
     handwriting_test_frac: float = 0.2
     augment: bool = True
     finetune_cnn: bool = False
-    glyph_epochs: int = 20  # training epochs of the (cached) glyph classifier
+    # the (cached) glyph classifier that reads image queries and answers: training epochs, conv width
+    # and feature size (READER_* in genlab.models.glyphs says what the defaults measured)
+    glyph_epochs: int = READER_EPOCHS
+    glyph_width: int = READER_WIDTH
+    glyph_features: int = READER_FEATURES
     max_int: int = 99
     ops: str = "+-"
     layout: str = "aligned"  # query layout: "aligned" (' 5+24') or "left" ('5+24 ', the notebook's)
@@ -114,7 +119,17 @@ class ArithConfig:
             raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
-        for name in ("enc_layers", "dec_layers", "hidden", "batch_size", "steps", "eval_every"):
+        for name in (
+            "enc_layers",
+            "dec_layers",
+            "hidden",
+            "batch_size",
+            "steps",
+            "eval_every",
+            "glyph_epochs",
+            "glyph_width",
+            "glyph_features",
+        ):
             if getattr(self, name) < 1:
                 raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")
         if self.epochs is not None and self.epochs < 1:
@@ -165,6 +180,8 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         reverse_answer=config.reverse_answer,
         attention=config.attention,
         aux_text=config.aux_text,
+        cell_features=config.glyph_features,
+        cnn_width=config.glyph_width,
     )
 
 
@@ -172,9 +189,12 @@ def load_config(run: RunDir) -> ArithConfig:
     stored = dict(run.config)
     stored.pop("model", None)
     stored.pop("resolved", None)
-    # runs saved before these options existed: validated every epoch, wrote left to right
+    # runs saved before these options existed: validated every epoch, wrote left to right, read
+    # cells with the width-16 glyph classifier
     stored.setdefault("eval_every", 1)
     stored.setdefault("reverse_answer", False)
+    stored.setdefault("glyph_width", 16)
+    stored.setdefault("glyph_features", 128)
     unknown = sorted(set(stored) - {f.name for f in fields(ArithConfig)})
     if unknown:
         raise GenlabError(
@@ -228,7 +248,7 @@ def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> tor
     out = []
     for c in range(copies):
         x = augment_cells(images, gen) if c > 0 else images
-        out.append(torch.cat([model.read_cells(x[i : i + 4096]) for i in range(0, len(x), 4096)]))
+        out.append(torch.cat([model.read_cells(x[i : i + 1024]) for i in range(0, len(x), 1024)]))
     model.train(was_training)
     return torch.stack(out)
 
@@ -329,7 +349,13 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             from genlab.eval.glyphs import load_glyph_classifier
 
             classifier, info = load_glyph_classifier(
-                config.mnist, config.seed, config.spec, config.handwriting_test_frac, config.glyph_epochs
+                config.mnist,
+                config.seed,
+                config.spec,
+                config.handwriting_test_frac,
+                config.glyph_epochs,
+                width=config.glyph_width,
+                features=config.glyph_features,
             )
             model.cell_encoder.load_state_dict(classifier.state_dict())
     else:
@@ -363,6 +389,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
     bar = progress(total=epochs * steps_per_epoch, initial=step, desc=f"train {config.task}")
     epoch = start_epoch
     total_loss, total_right, seen = 0.0, 0, 0  # since the last validation
+    val_cache: dict[str, Any] = {}
     while epoch < epochs:  # `epochs` may shrink after the first epoch to fit a time budget
         t0 = time.perf_counter()
         rng = np.random.default_rng([config.seed, epoch])  # per-epoch streams: resume is exact
@@ -393,7 +420,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
             elapsed += train_seconds
             epoch += 1
             continue
-        val = validation_metrics(model, data, config, device)
+        val = validation_metrics(model, data, config, device, val_cache)
         elapsed += time.perf_counter() - t0
         last_val_step = step
         if first_of_budgeted_run:
@@ -455,6 +482,12 @@ def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int) -> st
     return f"{task}-frac{frac:g}-enc{enc}-dec{dec}-seed{seed}"
 
 
+def settings_changed(trained: ArithConfig, wanted: ArithConfig) -> str:
+    """'glyph_width 16 -> 64, ...' for the options a finished run differs in ('' when none)."""
+    old, new = asdict(trained), asdict(wanted)
+    return ", ".join(f"{k} {old[k]} -> {new[k]}" for k in new if k != "device" and old[k] != new[k])
+
+
 def run_sweep(
     out: Path | str,
     tasks: list[str] = ("text2text", "img2text", "text2img"),  # type: ignore[assignment]
@@ -489,26 +522,35 @@ def run_sweep(
     for n, (task, frac, enc, dec, seed) in enumerate(grid, 1):
         path = out / sweep_cell_name(task, frac, enc, dec, seed)
         done = path / "evaluation.json"
+        options = {
+            "train_frac": frac,
+            "enc_layers": enc,
+            "dec_layers": dec,
+            "seed": seed,
+            "epochs": epochs,
+            "steps": steps,
+            "time_budget": time_budget,
+            **overrides,
+            **(task_overrides or {}).get(task, {}),
+        }
+        config = ArithConfig.for_task(task, **options)
         if done.exists():
-            say(f"[{n}/{len(grid)}] {path.name}: done already, skipped")
+            changed = settings_changed(load_config(RunDir.open(path, KIND)), config)
+            say(
+                f"[{n}/{len(grid)}] {path.name}: done already, skipped"
+                + (
+                    f" (kept although trained with other settings: {changed}; delete the folder to "
+                    "train it again)"
+                    if changed
+                    else ""
+                )
+            )
         else:
             resumable = (path / "state.pt").exists() and (path / "last.safetensors").exists()
             say(f"[{n}/{len(grid)}] {path.name}: " + ("resuming" if resumable else "training"))
             if resumable:
                 run = train_arith(ArithConfig(), path, resume=True)
             else:
-                options = {
-                    "train_frac": frac,
-                    "enc_layers": enc,
-                    "dec_layers": dec,
-                    "seed": seed,
-                    "epochs": epochs,
-                    "steps": steps,
-                    "time_budget": time_budget,
-                    **overrides,
-                    **(task_overrides or {}).get(task, {}),
-                }
-                config = ArithConfig.for_task(task, **options)
                 if path.exists() and not (path / "model.safetensors").exists():
                     (path / "config.json").unlink(missing_ok=True)  # interrupted before its first epoch
                 run = train_arith(config, path)
