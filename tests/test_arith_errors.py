@@ -130,3 +130,17 @@ def test_sweep_runs_skips_finished_cells_and_writes_table_and_plot(tmp_path):
         ).stat().st_mtime_ns == stamp
     finally:
         train_arith_module.ArithConfig.for_task = original
+
+
+def test_sweep_compares_only_the_settings_a_task_uses():
+    from genlab.train.arith import ArithConfig, settings_changed
+
+    narrow = {"glyph_width": 16, "glyph_features": 128}
+    assert (
+        settings_changed(ArithConfig.for_task("text2text", **narrow), ArithConfig.for_task("text2text")) == ""
+    )
+    changed = settings_changed(ArithConfig.for_task("img2text", **narrow), ArithConfig.for_task("img2text"))
+    assert changed == "glyph_width 16 -> 64, glyph_features 128 -> 256"
+    assert "lr 0.003 -> 0.01" in settings_changed(
+        ArithConfig.for_task("text2text", lr=3e-3), ArithConfig.for_task("text2text")
+    )

@@ -154,7 +154,10 @@ def load_glyph_classifier(
             return model, json.loads(meta.read_text())
         except Exception:  # a damaged cache entry is retrained, never trusted
             weights.unlink(missing_ok=True)
-    say(f"training the glyph classifier on {mnist.source} (once; cached)")
+    say(
+        f"training the width-{width} glyph classifier on {mnist.source} "
+        f"(once, then cached{'; about 4 minutes on 2 CPU cores' if width >= 64 else ''})"
+    )
     train, test, source = glyph_banks(spec, mnist_source, seed, test_frac)
     model, info = train_glyph_classifier(
         train, test, len(spec.vocab), epochs, seed, max_train=max_train, width=width, features=features

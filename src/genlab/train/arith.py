@@ -157,6 +157,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "img2text": {"enc_layers": 2, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
+    # 50% train, width-16 glyph reader: 94.1% read back in 3,000 steps, 95.8% in 5,000; the width-64
+    # reader (the default now) gives 96.2% in 3,000
     "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, **IMAGE_INPUT_DEFAULTS},
 }
 
@@ -482,10 +484,18 @@ def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int) -> st
     return f"{task}-frac{frac:g}-enc{enc}-dec{dec}-seed{seed}"
 
 
+HANDWRITING_OPTIONS = (
+    "mnist", "shared_handwriting", "handwriting_test_frac", "augment", "finetune_cnn", "answer_style",
+    "glyph_epochs", "glyph_width", "glyph_features",
+)  # fmt: skip
+
+
 def settings_changed(trained: ArithConfig, wanted: ArithConfig) -> str:
-    """'glyph_width 16 -> 64, ...' for the options a finished run differs in ('' when none)."""
+    """'glyph_width 16 -> 64, ...' for the options a finished run differs in ('' when none); options
+    a text2text run never uses (handwriting, glyph classifier) do not count."""
     old, new = asdict(trained), asdict(wanted)
-    return ", ".join(f"{k} {old[k]} -> {new[k]}" for k in new if k != "device" and old[k] != new[k])
+    ignored = {"device", *(() if needs_images(wanted.task) else HANDWRITING_OPTIONS)}
+    return ", ".join(f"{k} {old[k]} -> {new[k]}" for k in new if k not in ignored and old[k] != new[k])
 
 
 def run_sweep(
