@@ -148,8 +148,9 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     cells = render_cells(qtok, data.test_bank, config.seed + TEST_RENDER_SEED) if in_image else None
     classifier = classifier_for(config) if (in_image or out_image) else None
     x = to_input(model, qtok, cells)
-    cell_probs = read_query_cells(model, x, device) if in_image else None
-    preds = predict(model, x if cell_probs is None else cell_probs, device=device, cell_probs=in_image)
+    if in_image:  # read every query cell once: the model's input, and what the reader made of it
+        x = read_query_cells(model, x, device)
+    preds = predict(model, x, device=device, cell_probs=in_image)
     pred_tokens = answer_tokens(model, preds, classifier)
     acc, char = scores(pred_tokens, true)
     result: dict[str, Any] = {
@@ -179,7 +180,7 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         if config.finetune_cnn:
             query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
         else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
-            query_read = cell_probs.argmax(-1).numpy()
+            query_read = x.argmax(-1).numpy()
         saved["query_read"] = query_read
         result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
     if classifier is not None:

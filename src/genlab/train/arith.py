@@ -244,14 +244,16 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 @torch.inference_mode()
 def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
     """Cell probabilities of `copies` augmented versions of every bank image: (copies, M, V)."""
+    from genlab.eval.arith import read_query_cells
+
     gen = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(bank.images).float().div_(255).unsqueeze(1)  # (M, 1, 28, 28)
+    device = next(model.parameters()).device
     was_training = model.training
-    model.eval()
     out = []
     for c in range(copies):
         x = augment_cells(images, gen) if c > 0 else images
-        out.append(torch.cat([model.read_cells(x[i : i + 1024]) for i in range(0, len(x), 1024)]))
+        out.append(read_query_cells(model, x.view(1, -1, 28, 28), device)[0])  # (M, V)
     model.train(was_training)
     return torch.stack(out)
 
@@ -325,7 +327,7 @@ def loss_fn(
 
 def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> RunDir:
     """Train (or, with `resume`, continue) one arithmetic model into the run directory `out`."""
-    from genlab.eval.arith import validation_metrics
+    from genlab.eval.arith import classifier_for, validation_metrics
 
     if resume:
         run = RunDir.open(out, KIND)
@@ -349,18 +351,7 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
         data = task_data(config)
         save_split(run.path / "split.npz", data.split)
         if mspec.input_kind == "image":
-            from genlab.eval.glyphs import load_glyph_classifier
-
-            classifier, info = load_glyph_classifier(
-                config.mnist,
-                config.seed,
-                config.spec,
-                config.handwriting_test_frac,
-                config.glyph_epochs,
-                width=config.glyph_width,
-                features=config.glyph_features,
-            )
-            model.cell_encoder.load_state_dict(classifier.state_dict())
+            model.cell_encoder.load_state_dict(classifier_for(config).state_dict())
     else:
         run.load_into(model, "last")
     if data is None:
