@@ -28,8 +28,8 @@ TARGETS = {"text2text": 0.999, "img2text": 0.95, "text2img": 0.99, "img2img": 0.
 
 def dataset_build_seconds(repeats: int = 3) -> float:
     """Best-of-N time to build all 20,000 queries as text and as handwriting (queries and answers)."""
-    from genlab.data.arithmetic import ArithSpec, GlyphBank, all_queries
-    from genlab.data.mnist import load_mnist
+    from genlab.arith.problem import ArithSpec, GlyphBank, all_queries
+    from genlab.core.mnist import load_mnist
 
     mnist = load_mnist("auto", seed=0)
     best = float("inf")
@@ -49,11 +49,13 @@ def bench_tasks(
 ) -> list[dict]:
     """One row per task at its defaults; `trained` maps a task to a finished, evaluated run at exactly
     those settings (the sweep's cell), which is scored instead of training the same model again."""
-    from genlab.data.mnist import load_mnist
-    from genlab.eval.arith import evaluate_arith
-    from genlab.eval.glyphs import load_glyph_classifier
-    from genlab.train.arith import KIND, ArithConfig, train_arith
-    from genlab.train.rundir import RunDir
+    from genlab.arith.config import ArithConfig
+    from genlab.arith.evaluate import evaluate_arith
+    from genlab.arith.glyphs import load_glyph_classifier
+    from genlab.arith.runs import KIND
+    from genlab.arith.train import train_arith
+    from genlab.core.mnist import load_mnist
+    from genlab.core.rundir import RunDir
 
     rows = []
     start = time.perf_counter()
@@ -197,7 +199,8 @@ def validated_every_epoch_note(sweep_dir: Path) -> str:
 
 def default_cells(sweep_dir: Path, tasks: list[str], fracs: list[float], enc: list[int]) -> dict[str, Path]:
     """The sweep's runs that trained a task exactly at its defaults (50% train, default depth, seed 0)."""
-    from genlab.train.arith import ArithConfig, sweep_cell_name
+    from genlab.arith.config import ArithConfig
+    from genlab.arith.sweep import sweep_cell_name
 
     cells = {}
     for task in tasks:
@@ -235,7 +238,7 @@ def main() -> None:
         if previous.exists():  # keep the README's sweep table from the last sweep that ran
             sweep_md = "\n".join(line for line in previous.read_text().splitlines() if line.startswith("|"))
     else:
-        from genlab.train.arith import run_sweep
+        from genlab.arith.sweep import run_sweep
 
         sweep_tasks = args.sweep_tasks.split(",")
         sweep_fracs = [float(f) for f in args.sweep_fracs.split(",")]

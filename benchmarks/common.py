@@ -21,7 +21,7 @@ RESULTS_MD = HERE / "RESULTS.md"
 def machine() -> dict[str, Any]:
     import torch
 
-    from genlab.train.device import cpu_name
+    from genlab.core.device import cpu_name
 
     cpu = cpu_name()
     return {

@@ -49,7 +49,7 @@ def photo_folder(root: Path, n: int, seed: int = 1) -> Path:
 
 
 def timed_loads(source: str | Path, size: int | None, channels: int = 3) -> tuple[int, float, float]:
-    from genlab.data.images import load_images
+    from genlab.images.data import load_images
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["GENLAB_CACHE"] = cache
@@ -63,7 +63,7 @@ def timed_loads(source: str | Path, size: int | None, channels: int = 3) -> tupl
 
 
 def main() -> None:
-    from genlab.train.progress import set_quiet
+    from genlab.core.progress import set_quiet
 
     set_quiet(True)
     old_cache = os.environ.get("GENLAB_CACHE")

@@ -24,9 +24,9 @@ DEFAULT_RUNS = HERE.parent / "runs" / "bench-images"
 
 def find_or_train(model: str, runs: list[Path]) -> tuple[Path, str]:
     """A trained default punks run for `model`: (path, how it was obtained)."""
-    from genlab.train.image_runs import ImageTrainConfig
-    from genlab.train.images import train_images
-    from genlab.train.rundir import RunDir
+    from genlab.core.rundir import RunDir
+    from genlab.images.config import ImageTrainConfig
+    from genlab.images.train import train_images
 
     for folder in runs:
         for path in (folder / model, folder / f"images-{model}"):
@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10000, help="generated images (capped at half the data)")
     args = parser.parse_args()
 
-    from genlab.eval.features import get_extractor
-    from genlab.eval.image_eval import evaluate_run
+    from genlab.images.evaluate import evaluate_run
+    from genlab.images.features import get_extractor
 
     folders = args.runs or [DEFAULT_RUNS, HERE.parent / "runs" / "demo"]
     start = time.perf_counter()

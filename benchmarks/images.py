@@ -25,9 +25,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import matmul_gflops, write_results
-from genlab.train.image_runs import ImageTrainConfig, split_indices
-from genlab.train.images import ImageTrainer, train_images
-from genlab.train.rundir import RunDir
+from genlab.core.rundir import RunDir
+from genlab.images.config import ImageTrainConfig
+from genlab.images.runs import split_indices
+from genlab.images.train import ImageTrainer, train_images
 
 RUNS = Path("runs/bench-images")
 SPEED_CASES = [
@@ -91,13 +92,13 @@ def default_run(model: str, evaluate: bool, eval_n: int) -> dict[str, Any]:
         "train wall (s)": wall,
     }
     if model != "gan":
-        from genlab.train.image_figures import reconstruction_figure
+        from genlab.images.figures import reconstruction_figure
 
         _, scores = reconstruction_figure(run)
         row["held-out MSE"], row["held-out PSNR (dB)"] = scores["mse"], scores["psnr"]
     if evaluate:
         try:
-            from genlab.eval.image_eval import evaluate_run
+            from genlab.images.evaluate import evaluate_run
         except ImportError:
             return row
         record = evaluate_run(run.path, "punks", n=eval_n, seed=0, figure=False)
@@ -121,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     import tempfile
 
-    from genlab.train.progress import set_quiet
+    from genlab.core.progress import set_quiet
 
     set_quiet(True)
     matmul = matmul_gflops()

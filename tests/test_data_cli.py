@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genlab.cli import app
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_offline_download_is_one_red_line_and_writes_nothing(tmp_path):
 
 
 def test_describe_source_gives_the_summary_and_images_other_commands_print():
-    from genlab.data.sources import describe_source
+    from genlab.images.sources import describe_source
 
     summary, images = describe_source("mnist")
     assert summary["count"] == "5,000" and images.shape == (5000, 28, 28, 1)

@@ -6,10 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from genlab.cli import app
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
+from genlab.core.grid import save_grid
+from genlab.core.rundir import RunDir
 from genlab.report import build_report
-from genlab.train.rundir import RunDir
-from genlab.viz.grid import save_grid
 
 
 class Collector(HTMLParser):

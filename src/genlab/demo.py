@@ -15,8 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genlab.train.progress import say
-from genlab.train.rundir import RunDir
+from genlab.arith.config import ArithConfig
+from genlab.arith.error_analysis import analyze_errors
+from genlab.arith.sweep import run_sweep, sweep_cell_name
+from genlab.core.progress import say
+from genlab.core.rundir import RunDir
+from genlab.images.config import ImageTrainConfig
+from genlab.images.evaluate import evaluate_run
+from genlab.images.figures import (
+    interpolation_figure,
+    latent_map_figure,
+    progress_figure,
+    reconstruction_figure,
+    sample_grid,
+)
+from genlab.images.train import train_images
+from genlab.report import build_report
 
 GENERATIVE = "Generative image models"
 ARITHMETIC = "Sequence-to-sequence arithmetic"
@@ -82,7 +96,6 @@ def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any
 
 
 def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
-    from genlab.train.images import ImageTrainConfig, train_images
 
     config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **plan.image_overrides)
     if (path / "state.pt").exists():
@@ -94,14 +107,6 @@ def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
 
 def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
     """Train CAE, VAE and GAN; write every figure the report shows; evaluate sample quality."""
-    from genlab.eval.image_eval import evaluate_run
-    from genlab.train.image_figures import (
-        interpolation_figure,
-        latent_map_figure,
-        progress_figure,
-        reconstruction_figure,
-        sample_grid,
-    )
 
     runs = []
     for model in plan.image_models:
@@ -124,8 +129,6 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
 def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
     """text->text over train fractions and depths, the other modalities at half the queries,
     and the error analysis of the runs that make the most interesting mistakes."""
-    from genlab.eval.arith_errors import analyze_errors
-    from genlab.train.arith import run_sweep, sweep_cell_name
 
     splits = out / "arith-splits"
     say("== text->text over train fractions and encoder depths")
@@ -163,7 +166,6 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
 
 def budget_notes(plan: DemoPlan) -> list[str]:
     """Say in the report that the arithmetic models were cut short to fit the demo, and by how much."""
-    from genlab.train.arith import ArithConfig
 
     def shortened(task: str, overrides: dict[str, Any]) -> str | None:
         steps, default = overrides.get("steps"), ArithConfig.for_task(task).steps
@@ -196,7 +198,6 @@ def budget_notes(plan: DemoPlan) -> list[str]:
 
 def run_demo(out: Path, quick: bool = False) -> Path:
     """Run every part into `out` and return the path of the HTML report."""
-    from genlab.report import build_report
 
     plan = DemoPlan.quick() if quick else DemoPlan()
     out.mkdir(parents=True, exist_ok=True)

@@ -10,16 +10,20 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from genlab import __version__, report_text
-from genlab.errors import GenlabError
-from genlab.paths import atomic_write_text
-from genlab.train.rundir import RunDir
+from genlab.core.device import cpu_name
+from genlab.core.errors import GenlabError
+from genlab.core.paths import atomic_write_text
+from genlab.core.rundir import RunDir
 
 MODEL_NAMES = {"cae": "Convolutional autoencoder", "vae": "Variational autoencoder", "gan": "GAN"}
 IMAGE_KINDS = tuple(f"images-{m}" for m in MODEL_NAMES)
@@ -329,11 +333,6 @@ def data_sources(runs: Iterable[RunDir]) -> list[str]:
 
 
 def machine_summary() -> str:
-    import os
-
-    import torch
-
-    from genlab.train.device import cpu_name
 
     cpu = cpu_name()
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"

@@ -1,0 +1,236 @@
+"""Honest evaluation of arithmetic runs: exact-match accuracy on the run's own test queries.
+
+"Accuracy" is always the whole answer right. For image outputs the answer cells are read back
+into text by the glyph classifier (read-back accuracy); per-character accuracy is reported
+beside it and labelled as such. Image test queries are written with test-pool handwriting,
+which the model never saw in training.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
+from genlab.arith.inference import answer_tokens, predict, render_cells, scores, to_input
+from genlab.arith.model import read_query_cells
+from genlab.arith.plots import plot_examples
+from genlab.arith.problem import ArithSpec, apply_op, strip
+from genlab.arith.runs import KIND, load_config, load_model, task_data
+from genlab.core.errors import GenlabError
+from genlab.core.grid import save_image
+from genlab.core.paths import atomic_write, atomic_write_json
+from genlab.core.rundir import RunDir
+
+TEST_RENDER_SEED = 2024
+
+
+def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -> dict[str, Any]:
+    """Score a run on its test queries; write evaluation.json, test_predictions.npz, figures/examples.png."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run, KIND)
+    config = load_config(run)
+    data = task_data(config, run)
+    model = load_model(run, device=device)
+    q, idx = data.queries, data.split.test
+    qtok, true = q.query_tokens[idx], q.answer_tokens[idx]
+    in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
+    cells = render_cells(qtok, data.test_bank, config.seed + TEST_RENDER_SEED) if in_image else None
+    classifier = classifier_for(config) if (in_image or out_image) else None
+    x = to_input(model, qtok, cells)
+    if in_image:  # read every query cell once: the model's input, and what the reader made of it
+        x = read_query_cells(model, x, device)
+    preds = predict(model, x, device=device, cell_probs=in_image)
+    pred_tokens = answer_tokens(model, preds, classifier)
+    acc, char = scores(pred_tokens, true)
+    result: dict[str, Any] = {
+        "task": config.task,
+        "train_frac": config.train_frac,
+        "test_queries": int(len(idx)),
+        "accuracy": acc,
+        "char_accuracy": char,
+        "accuracy_means": "exact match of the whole answer"
+        + (" as read back by the glyph classifier" if out_image else ""),
+    }
+    saved: dict[str, np.ndarray] = {"idx": idx, "pred_tokens": pred_tokens}
+    if data.mnist_source:
+        result["mnist_source"] = data.mnist_source
+    if out_image:
+        if config.answer_style == "prototype":
+            target = data.train_bank.prototypes()[true].astype(np.float32) / 255
+            result["pixel_mse_against"] = "the prototype image of each true answer character"
+        else:
+            seed = config.seed + TEST_RENDER_SEED + 1
+            target = render_cells(true, data.test_bank, seed).astype(np.float32) / 255
+            result["pixel_mse_against"] = "test-pool handwriting of the true answer"
+        result["readback_accuracy"] = acc
+        result["readback_char_accuracy"] = char
+        result["pixel_mse"] = float(((preds - target) ** 2).mean())
+    if in_image:
+        if config.finetune_cnn:
+            query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
+        else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
+            query_read = x.argmax(-1).numpy()
+        saved["query_read"] = query_read
+        result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
+    if classifier is not None:
+        result["glyph_classifier_test_accuracy"] = classifier_for(config, with_info=True)[1]["test_accuracy"]
+
+    def write_npz(tmp) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **saved)
+
+    atomic_write(run.path / "test_predictions.npz", write_npz)
+    result["examples_figure"] = str(
+        plot_examples(
+            run.figures_dir / "examples.png",
+            _example_rows(config, q, idx, pred_tokens, cells, preds if out_image else None, examples),
+            f"{config.task} on unseen test queries: {acc:.2%} exact match"
+            + (" (read back)" if out_image else ""),
+        )
+    )
+    atomic_write_json(run.path / "evaluation.json", result)
+    run.append_metrics({"event": "evaluate", **{k: v for k, v in result.items() if not isinstance(v, str)}})
+    return result
+
+
+def _example_rows(config, q, idx, pred_tokens, cells, pred_images, n: int) -> list[dict[str, Any]]:
+    """A seeded mix of examples: mostly random ones, plus up to a third that are mistakes."""
+    spec = config.spec
+    rng = np.random.default_rng(config.seed)
+    wrong = np.flatnonzero((pred_tokens != q.answer_tokens[idx]).any(-1))
+    n_wrong = min(len(wrong), n // 3)
+    chosen = list(rng.choice(wrong, n_wrong, replace=False)) if n_wrong else []
+    others = np.setdiff1d(np.arange(len(idx)), chosen)
+    chosen += list(rng.choice(others, min(n - n_wrong, len(others)), replace=False))
+    predicted = spec.decode(pred_tokens[chosen])
+    rows = []
+    for k, i in enumerate(chosen):
+        rows.append(
+            {
+                "query": q.query_text[idx[i]].strip(),
+                "query_image": strip(cells[i]) if cells is not None else None,
+                "true": q.answer_text[idx[i]].strip(),
+                "pred": predicted[k].strip() or "(blank)",
+                "pred_image": strip(pred_images[i]) if pred_images is not None else None,
+                "correct": predicted[k] == q.answer_text[idx[i]],
+            }
+        )
+    return rows
+
+
+def load_evaluation(run: RunDir) -> dict[str, Any] | None:
+    path = run.path / "evaluation.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_query_image(path: str | Path, cells: int) -> np.ndarray:
+    """A photo or scan of a whole query -> float (cells, 28, 28) in [0, 1], MNIST-style.
+
+    The image is split into `cells` equal cells side by side (any size; it is resized to a
+    28 x 28*cells strip). Dark writing on a light background is inverted to MNIST's white on black.
+    """
+
+    try:
+        with Image.open(path) as img:
+            gray = img.convert("L").resize((28 * cells, 28), Image.LANCZOS)
+    except FileNotFoundError:
+        raise GenlabError(f"--image {path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise GenlabError(
+            f"--image {path} is not a readable image ({exc.__class__.__name__}); use a PNG or JPEG"
+        ) from None
+    strip_img = np.asarray(gray, dtype=np.float32) / 255  # (28, 28*cells)
+    border = np.concatenate([strip_img[0], strip_img[-1], strip_img[:, 0], strip_img[:, -1]])
+    if border.mean() > 0.5:
+        strip_img = 1.0 - strip_img
+    return strip_img.reshape(28, cells, 28).transpose(1, 0, 2).copy()
+
+
+def align_cells(cells: np.ndarray, read: str, spec: ArithSpec) -> np.ndarray:
+    """Move a user's cells into the run's layout: '5+24 ' written left to right becomes ' 5+24'.
+
+    `read` is what the glyph classifier sees in each cell; when it is not a well-formed query the
+    cells are returned unchanged (and the model answers what it sees).
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([+\-*])\s*(\d+)\s*", read)
+    if spec.layout != "aligned" or not match:
+        return cells
+    width = spec.operand_len
+    a, b = range(match.start(1), match.end(1)), range(match.start(3), match.end(3))
+    if len(a) > width or len(b) > width:
+        return cells
+    order = [None] * (width - len(a)) + list(a) + [match.start(2)] + [None] * (width - len(b)) + list(b)
+    blank = np.zeros_like(cells[0])
+    return np.stack([blank if i is None else cells[i] for i in order])
+
+
+def ask_arith(
+    run: RunDir | str,
+    query: str | None = None,
+    image: str | Path | None = None,
+    out_png: str | Path | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Answer one query with a trained run.
+
+    Text-input runs take `query` ('81+24'); image-input runs write the query with test-pool
+    handwriting, or read `image` (a strip of cells). Image answers are saved as a PNG and read
+    back by the glyph classifier. Returns {"query", "answer", and the PNG paths written}.
+    """
+
+    run = run if isinstance(run, RunDir) else RunDir.open(run, KIND)
+    config = load_config(run)
+    spec = config.spec
+    model = load_model(run, device=device)
+    result: dict[str, Any] = {}
+    in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
+    classifier = classifier_for(config) if (in_image or out_image) else None
+    if image is not None:
+        if not in_image:
+            raise GenlabError(f"{run.path} is a {config.task} run: it reads text queries, not --image")
+        cells = read_query_image(image, spec.query_len)
+        read = spec.decode(read_cells(classifier, torch.from_numpy(cells))[None])[0]
+        cells = align_cells(cells, read, spec)
+        result["query"] = read.replace(" ", "")
+        result["query_read_by_glyph_classifier"] = read
+        x = torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
+    else:
+        a, op, b = spec.parse(query or "")
+        text = spec.pad_query(a, op, b)
+        result["query"] = f"{a}{op}{b}"
+        result["true_answer"] = str(int(apply_op(np.array([a]), np.array([op]), np.array([b]))[0]))
+        tokens = spec.encode([text], spec.query_len)
+        if in_image:
+            _, test_bank, source = glyph_banks(
+                spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
+            )
+            result["mnist_source"] = source
+            cells_u8 = test_bank.render(tokens, np.random.default_rng(zlib.crc32(text.encode())))[0]
+            path = run.samples_dir / f"ask-query-{_slug(text)}.png"
+            result["query_png"] = str(save_image(strip(cells_u8), path, scale=4))
+            x = torch.from_numpy(cells_u8).float().div_(255)[None]
+        else:
+            x = torch.from_numpy(tokens)
+    pred = predict(model, x, device=device)
+    if out_image:
+        path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
+        result["answer_png"] = str(save_image(np.rint(strip(pred[0]) * 255).astype(np.uint8), path, scale=4))
+        tokens_out = answer_tokens(model, pred, classifier)
+        result["answer"] = spec.decode(tokens_out)[0].strip()
+        result["answer_means"] = "what the glyph classifier reads in the generated image"
+    else:
+        result["answer"] = spec.decode(pred)[0].strip()
+    return result
+
+
+def _slug(text: str) -> str:
+    return "".join({"+": "plus", "-": "minus", "*": "times"}.get(c, c) for c in text.strip()).replace(
+        " ", "_"
+    )

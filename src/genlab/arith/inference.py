@@ -1,0 +1,90 @@
+"""Answering with a trained arithmetic model: inputs, greedy answers, read-back, exact-match scores.
+
+Shared by the training loop's validation callback and by the test-set evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab.arith.config import ArithConfig
+from genlab.arith.glyphs import GlyphClassifier, classifier_for, read_cells
+from genlab.arith.model import Seq2Seq, read_query_cells
+from genlab.arith.problem import GlyphBank, TaskData
+
+
+def render_cells(tokens: np.ndarray, bank: GlyphBank, seed: int) -> np.ndarray:
+    """Fixed handwriting for evaluation: uint8 (N, L, 28, 28), the same every time for a seed."""
+    return bank.render(tokens, np.random.default_rng(seed))
+
+
+def to_input(model: Seq2Seq, tokens: np.ndarray, cells: np.ndarray | None) -> torch.Tensor:
+    if model.spec.input_kind == "text":
+        return torch.from_numpy(tokens)
+    return torch.from_numpy(cells).float().div_(255)
+
+
+@torch.inference_mode()
+def predict(
+    model: Seq2Seq, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu", cell_probs: bool = False
+) -> np.ndarray:
+    """Greedy answers for all inputs: tokens (N, Ta) int64, or images (N, Ta, 28, 28) float [0,1]."""
+    model.eval()
+    parts = [
+        model.predict(x[i : i + batch_size].to(device), cell_probs).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(parts).numpy()
+
+
+def answer_tokens(model: Seq2Seq, predictions: np.ndarray, classifier: GlyphClassifier | None) -> np.ndarray:
+    """Predicted answers as tokens: directly for text outputs, read back for image outputs."""
+    if model.spec.output_kind == "text":
+        return predictions
+    n, length = predictions.shape[:2]
+    return read_cells(classifier, torch.from_numpy(predictions).reshape(-1, 28, 28)).reshape(n, length)
+
+
+def scores(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """(exact-match accuracy, per-character accuracy) of token arrays (N, L)."""
+    if len(true) == 0:
+        return float("nan"), float("nan")
+    right = pred == true
+    return float(right.all(-1).mean()), float(right.mean())
+
+
+def validation_metrics(
+    model: Seq2Seq, data: TaskData, config: ArithConfig, device: Any, cache: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """Periodic check on the validation queries (unseen queries, train-pool handwriting).
+
+    `cache` (one dict per training run) keeps the rendered queries and, while the cell CNN is frozen,
+    their cell probabilities: the glyph reader is costly on the validation cells, and validation runs
+    every `eval_every` steps.
+    """
+    cache = {} if cache is None else cache
+    if "x" not in cache:
+        idx = data.split.val
+        q = data.queries
+        cells = None
+        if model.spec.input_kind == "image":
+            cells = render_cells(q.query_tokens[idx], data.train_bank, config.seed + 99)
+        cache["x"] = to_input(model, q.query_tokens[idx], cells)
+        cache["true"] = q.answer_tokens[idx]
+        cache["cell_probs"] = model.spec.input_kind == "image" and not config.finetune_cnn
+        if cache["cell_probs"]:
+            cache["x"] = read_query_cells(model, cache["x"], device)
+    classifier = classifier_for(config) if model.spec.output_kind == "image" else None
+    preds = predict(model, cache["x"], device=device, cell_probs=cache["cell_probs"])
+    acc, char = scores(answer_tokens(model, preds, classifier), cache["true"])
+    return {"val_acc": acc, "val_char_acc": char}
+
+
+def validator(data: TaskData, config: ArithConfig, device: Any) -> Callable[[Seq2Seq], dict[str, float]]:
+    """The training loop's evaluation callback: `validate(model) -> {"val_acc", "val_char_acc"}`."""
+    cache: dict[str, Any] = {}
+    return lambda model: validation_metrics(model, data, config, device, cache)

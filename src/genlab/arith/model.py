@@ -1,0 +1,261 @@
+"""Encoder-decoder recurrent models for arithmetic, with text or handwriting on either side.
+
+    query  (B, Tq) tokens  or (B, Tq, 28, 28) images
+      -> embedding / per-cell CNN        (B, Tq, E)
+      -> encoder RNN (enc_layers)        final state; context c = top layer's last h  (B, H)
+      -> decoder RNN (dec_layers)        (B, Ta, H), started from the encoder's final state
+      -> head                            (B, Ta, V) logits  or (B, Ta, 28, 28) pixel logits
+
+Two decoders: "repeat" feeds c at every output step (the notebook's RepeatVector); the
+"autoregressive" one also feeds the previous output (a token, or an image), with teacher forcing
+in training and greedy decoding at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from genlab.arith.glyphs import GlyphClassifier
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Seq2SeqSpec:
+    """Everything needed to rebuild a model (stored in the run's config.json)."""
+
+    input_kind: str  # "text" | "image"
+    output_kind: str  # "text" | "image"
+    vocab_size: int
+    query_len: int
+    answer_len: int
+    hidden: int = 256
+    embed_dim: int = 64
+    enc_layers: int = 1
+    dec_layers: int = 1
+    cell: str = "gru"  # "gru" | "lstm"
+    decoder: str = "autoregressive"  # "autoregressive" | "repeat"
+    dropout: float = 0.0
+    reverse: bool = True  # read the query right to left: the last digits meet the decoder first
+    # write the answer right to left (units first, as column arithmetic does); inputs and outputs
+    # of `decode` stay in reading order, the flip is internal
+    reverse_answer: bool = False
+    attention: bool = False  # Luong attention of each decoder output over the encoder outputs
+    # image outputs: also predict each answer character from the decoder state (a training-only
+    # auxiliary loss). Without it, pixel loss alone lets the encoder saturate into a constant
+    # state and the decoder draws the same average digit for every query.
+    aux_text: bool = True
+    cell_features: int = 128
+    cnn_width: int = 16
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float) -> nn.RNNBase:
+    kind = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+    return kind(input_size, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+
+
+class ImageHead(nn.Module):
+    """(N, H) -> (N, 28, 28) pixel logits: dense -> reshape -> two transposed convolutions."""
+
+    def __init__(self, hidden: int, channels: int = 16) -> None:
+        super().__init__()
+        self.channels = channels
+        self.dense = nn.Sequential(nn.Linear(hidden, channels * 7 * 7), nn.ReLU())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1),  # (C/2) x 14 x 14
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels // 2, 1, 4, 2, 1),  # 1 x 28 x 28
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = self.dense(h).view(-1, self.channels, 7, 7)
+        return self.deconv(x)[:, 0]
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, spec: Seq2SeqSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        s = spec
+        if s.input_kind == "image":
+            # each cell is read by a glyph classifier; its class probabilities are the cell's input,
+            # so the recurrent part sees "soft text" and the CNN can start from the pretrained reader
+            self.cell_encoder = GlyphClassifier(s.vocab_size, s.cell_features, s.cnn_width)
+            self.in_proj = nn.Linear(s.vocab_size, s.embed_dim)
+        else:
+            self.in_embed = nn.Embedding(s.vocab_size, s.embed_dim)
+        self.encoder = _rnn(s.cell, s.embed_dim, s.hidden, s.enc_layers, s.dropout)
+        dec_in = s.hidden
+        if s.decoder == "autoregressive":
+            dec_in += s.embed_dim
+            if s.output_kind == "text":
+                self.out_embed = nn.Embedding(s.vocab_size + 1, s.embed_dim)  # last index = start
+            else:
+                self.out_embed_img = nn.Linear(28 * 28, s.embed_dim)
+                self.start = nn.Parameter(torch.zeros(s.embed_dim))
+        elif s.decoder != "repeat":
+            raise ValueError(f"unknown decoder {s.decoder!r}")
+        self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
+        self.drop = nn.Dropout(s.dropout)
+        if s.attention:
+            self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
+            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
+        if s.output_kind == "text":
+            self.head = nn.Linear(s.hidden, s.vocab_size)
+        elif s.aux_text:
+            # the decoder first predicts each answer character, then draws it: the image head sees
+            # the state and the character probabilities, so drawing a '7' is a near-lookup
+            self.aux_head = nn.Linear(s.hidden, s.vocab_size)
+            self.head = ImageHead(s.hidden + s.vocab_size)
+        else:
+            self.head = ImageHead(s.hidden)
+
+    # -- encoder ----------------------------------------------------------------------------
+
+    def embed_query(self, query: torch.Tensor) -> torch.Tensor:
+        """tokens (B, Tq) or images (B, Tq, 28, 28) in [0, 1] -> (B, Tq, E)."""
+        if self.spec.input_kind == "text":
+            return self.in_embed(query)
+        b, t = query.shape[:2]
+        feats = self.read_cells(query.reshape(b * t, 1, 28, 28)).view(b, t, -1)
+        return self.in_proj(feats)
+
+    def read_cells(self, cells: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) in [0, 1] -> (N, V) class probabilities of each cell."""
+        return torch.softmax(self.cell_encoder(cells), -1)
+
+    def embed_cell_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Precomputed cell probabilities (B, Tq, V) -> (B, Tq, E) (training with a frozen cell CNN)."""
+        return self.in_proj(feats)
+
+    def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """(B, Tq, E) -> (decoder initial state, context (B, H), encoder outputs (B, Tq, H))."""
+        if self.spec.reverse:
+            embedded = embedded.flip(1)
+        memory, state = self.encoder(embedded)
+        top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
+        n = self.spec.dec_layers
+        if isinstance(top, tuple):
+            init: State = tuple(t.unsqueeze(0).repeat(n, 1, 1).contiguous() for t in top)  # type: ignore[assignment]
+            context = top[0]
+        else:
+            init, context = top.unsqueeze(0).repeat(n, 1, 1).contiguous(), top
+        return init, context, memory
+
+    # -- decoder ----------------------------------------------------------------------------
+
+    def _feedback(self, previous: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Embedding of the previous output (B, E); None means the start of the answer."""
+        if self.spec.output_kind == "text":
+            if previous is None:
+                previous = torch.full(
+                    (batch,), self.spec.vocab_size, dtype=torch.long, device=self.head.weight.device
+                )
+            return self.out_embed(previous)
+        if previous is None:
+            return self.start.expand(batch, -1)
+        return self.out_embed_img(previous.reshape(batch, -1))
+
+    def _attend(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """Luong attention: (B, Ta, H) decoder outputs -> tanh(W [h_t; sum_s a_ts e_s]) (B, Ta, H)."""
+        weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
+        return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
+
+    def _head(self, out: torch.Tensor, memory: torch.Tensor, with_aux: bool = False) -> Any:
+        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits)."""
+        if self.spec.attention:
+            out = self._attend(out, memory)
+        out = self.drop(out)
+        if self.spec.output_kind == "text":
+            return self.head(out)
+        aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
+        if aux is not None:
+            out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
+        b, t, h = out.shape
+        pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
+        return (pixels, aux) if with_aux else pixels
+
+    def decode(
+        self,
+        state: State,
+        context: torch.Tensor,
+        memory: torch.Tensor,
+        target: torch.Tensor | None = None,
+        with_aux: bool = False,
+    ) -> Any:
+        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing.
+
+        `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
+        """
+        if not self.spec.reverse_answer:
+            return self._decode(state, context, memory, target, with_aux)
+        flipped = self._decode(state, context, memory, None if target is None else target.flip(1), with_aux)
+        if isinstance(flipped, tuple):
+            return tuple(None if t is None else t.flip(1) for t in flipped)
+        return flipped.flip(1)
+
+    def _decode(
+        self,
+        state: State,
+        context: torch.Tensor,
+        memory: torch.Tensor,
+        target: torch.Tensor | None,
+        with_aux: bool,
+    ) -> Any:
+        """`decode` in the order the answer is written (right to left with `reverse_answer`)."""
+        b, length = context.shape[0], self.spec.answer_len
+        ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
+        if self.spec.decoder == "repeat":
+            out, _ = self.decoder(ctx, state)
+            return self._head(out, memory, with_aux)
+        if target is not None:
+            first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
+            if self.spec.output_kind == "text":
+                rest = self.out_embed(target[:, :-1])  # (B, Ta-1, E)
+            else:
+                rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
+            out, _ = self.decoder(torch.cat([torch.cat([first, rest], 1), ctx], -1), state)
+            return self._head(out, memory, with_aux)
+        # greedy: feed back the model's own previous output
+        previous, logits = None, []
+        for _t in range(length):
+            step_in = torch.cat([self._feedback(previous, b), context], -1).unsqueeze(1)  # (B, 1, E+H)
+            out, state = self.decoder(step_in, state)
+            step = self._head(out, memory)[:, 0]
+            logits.append(step)
+            previous = step.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step)
+        return torch.stack(logits, 1)
+
+    def forward(self, query: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        state, context, memory = self.encode(self.embed_query(query))
+        return self.decode(state, context, memory, target)
+
+    @torch.inference_mode()
+    def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:
+        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
+
+        `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
+        """
+        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
+        logits = self.decode(*self.encode(embedded))
+        return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)
+
+
+@torch.inference_mode()
+def read_query_cells(
+    model: Seq2Seq, cells: torch.Tensor, device: Any, batch_size: int = 1024
+) -> torch.Tensor:
+    """Images (N, Tq, 28, 28) in [0, 1] -> the model's cell probabilities (N, Tq, V)."""
+    model.eval()
+    flat = cells.reshape(-1, 1, 28, 28)
+    probs = [
+        model.read_cells(flat[i : i + batch_size].to(device)).cpu() for i in range(0, len(flat), batch_size)
+    ]
+    return torch.cat(probs).view(*cells.shape[:2], -1)

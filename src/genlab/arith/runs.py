@@ -1,0 +1,82 @@
+"""An arithmetic run directory: its config, split, data and model, rebuilt from what it stores."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import torch
+
+from genlab.arith.config import ArithConfig
+from genlab.arith.glyphs import glyph_banks
+from genlab.arith.model import Seq2Seq, Seq2SeqSpec
+from genlab.arith.problem import TaskData, all_queries, load_split, needs_images, split_queries
+from genlab.core.errors import GenlabError
+from genlab.core.rundir import RunDir
+
+KIND = "arith"
+
+
+def model_spec(config: ArithConfig) -> Seq2SeqSpec:
+    spec = config.spec
+    return Seq2SeqSpec(
+        input_kind="image" if config.task.startswith("img") else "text",
+        output_kind="image" if config.task.endswith("img") else "text",
+        vocab_size=len(spec.vocab),
+        query_len=spec.query_len,
+        answer_len=spec.answer_len,
+        hidden=config.hidden,
+        embed_dim=config.embed_dim,
+        enc_layers=config.enc_layers,
+        dec_layers=config.dec_layers,
+        cell=config.cell,
+        decoder=config.decoder,
+        dropout=config.dropout,
+        reverse=config.reverse,
+        reverse_answer=config.reverse_answer,
+        attention=config.attention,
+        aux_text=config.aux_text,
+        cell_features=config.glyph_features,
+        cnn_width=config.glyph_width,
+    )
+
+
+def load_config(run: RunDir) -> ArithConfig:
+    stored = dict(run.config)
+    stored.pop("model", None)
+    stored.pop("resolved", None)
+    # runs saved before these options existed: validated every epoch, wrote left to right, read
+    # cells with the width-16 glyph classifier
+    stored.setdefault("eval_every", 1)
+    stored.setdefault("reverse_answer", False)
+    stored.setdefault("glyph_width", 16)
+    stored.setdefault("glyph_features", 128)
+    unknown = sorted(set(stored) - {f.name for f in fields(ArithConfig)})
+    if unknown:
+        raise GenlabError(
+            f"{run.path / 'config.json'} has options this genlab does not know ({', '.join(unknown)}): "
+            "it was written by another version; upgrade genlab or train the run again"
+        )
+    return ArithConfig(**stored)
+
+
+def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:
+    """Queries, the split (the run's stored one when given) and the handwriting banks."""
+    spec = config.spec
+    queries = all_queries(spec)
+    if run is not None and (run.path / "split.npz").exists():
+        split = load_split(run.path / "split.npz")
+    else:
+        split = split_queries(len(queries), config.train_frac, config.seed, config.val_size)
+    train_bank = test_bank = None
+    source = None
+    if needs_images(config.task):
+        train_bank, test_bank, source = glyph_banks(
+            spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
+        )
+    return TaskData(queries, split, train_bank, test_bank, source)
+
+
+def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> Seq2Seq:
+    model = Seq2Seq(Seq2SeqSpec(**run.config["model"]))
+    run.load_into(model, name, device)
+    return model.to(device).eval()

@@ -1,0 +1,111 @@
+"""Shared convolutional building blocks: `conv_net` halves the image down to 4x4, `deconv_net` doubles
+a 4x4 map back up to the image size.
+
+Depth follows from the image size (log2(size / 4) stride-2 stages), widths from a base width that
+doubles at each stage (capped by `max_width`), so the same builder serves 16, 32, 64 and 128 pixels.
+Every stage is a 4x4 kernel with stride 2 and padding 1 (the DCGAN recipe), which halves or doubles
+the map exactly and avoids the checkerboard of odd kernels.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from genlab.core.errors import GenlabError
+from genlab.images.config import check_size
+
+NORMS = ("batch", "instance", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "silu")
+
+
+def stage_widths(size: int, base_width: int, max_width: int = 512) -> list[int]:
+    """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]."""
+    return [min(base_width * 2**i, max_width) for i in range(check_size(size))]
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise GenlabError(f"unknown normalization {kind!r}: use one of {', '.join(NORMS)}")
+
+
+def _activation(kind: str) -> nn.Module:
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    if kind == "elu":
+        return nn.ELU(inplace=True)
+    if kind == "silu":
+        return nn.SiLU(inplace=True)
+    raise GenlabError(f"unknown activation {kind!r}: use one of {', '.join(ACTIVATIONS)}")
+
+
+def conv_net(
+    size: int,
+    in_channels: int,
+    base_width: int = 32,
+    max_width: int = 512,
+    norm: str = "batch",
+    activation: str = "leaky_relu",
+    dropout: float = 0.0,
+    spectral: bool = False,
+) -> nn.Sequential:
+    """(N, in_channels, size, size) -> (N, widths[-1], 4, 4).
+
+    The first stage has no normalization (DCGAN: normalizing the raw pixels only hurts).
+    `spectral` wraps every conv in spectral normalization, the usual Lipschitz control for
+    discriminators; it is normally combined with norm="none".
+    """
+    widths = stage_widths(size, base_width, max_width)
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for i, width in enumerate(widths):
+        conv = nn.Conv2d(channels, width, 4, 2, 1, bias=norm == "none" or i == 0)
+        layers.append(nn.utils.parametrizations.spectral_norm(conv) if spectral else conv)
+        if i > 0:
+            layers.append(_norm(norm, width))
+        layers.append(_activation(activation))
+        if dropout > 0:
+            layers.append(nn.Dropout2d(dropout))
+        channels = width
+        # (N, width, size / 2**(i+1), size / 2**(i+1))
+    return nn.Sequential(*layers)
+
+
+def deconv_net(
+    size: int,
+    out_channels: int,
+    base_width: int = 32,
+    max_width: int = 512,
+    norm: str = "batch",
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> nn.Sequential:
+    """(N, widths[-1], 4, 4) -> (N, out_channels, size, size), the mirror of `conv_net`.
+
+    The last stage has no normalization or activation: the caller picks the output function
+    (sigmoid for [0,1] pixels or logits, tanh for a GAN's [-1,1]).
+    """
+    widths = stage_widths(size, base_width, max_width)[::-1]  # e.g. [4w, 2w, w]
+    layers: list[nn.Module] = []
+    for i, width in enumerate(widths):
+        last = i == len(widths) - 1
+        out = out_channels if last else widths[i + 1]
+        layers.append(nn.ConvTranspose2d(width, out, 4, 2, 1, bias=last or norm == "none"))
+        if not last:
+            layers.append(_norm(norm, out))
+            layers.append(_activation(activation))
+            if dropout > 0:
+                layers.append(nn.Dropout2d(dropout))
+        # (N, out, 8 * 2**i, 8 * 2**i)
+    return nn.Sequential(*layers)
+
+
+def top_width(size: int, base_width: int, max_width: int = 512) -> int:
+    """Channels of the 4x4 map between `conv_net` and `deconv_net`."""
+    return stage_widths(size, base_width, max_width)[-1]

@@ -1,0 +1,169 @@
+"""DCGAN generator and discriminator from the shared builders, their losses, and the generator EMA.
+
+The generator draws images in [-1, 1] (tanh); callers map them to [0, 1]. The discriminator gives one
+logit per image. `GAN` holds the generator, the discriminator and an exponential moving average of
+the generator (used for sampling: it is smoother and sharper than the live weights) in one module,
+so one state dict saves and restores all three.
+
+Mode collapse (the generator drawing a few kinds of face well and never the rest) is the usual DCGAN
+failure on small data. A discriminator that judges one image at a time cannot see it, so by default
+it also gets a minibatch standard-deviation feature (Karras et al., 2018): how much the images of a
+small group differ from each other. A generator whose samples all look alike is then easy to catch.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.images.conv import conv_net, deconv_net, top_width
+
+GAN_LOSSES = ("bce", "hinge")
+
+
+class Generator(nn.Module):
+    def __init__(
+        self,
+        size: int = 64,
+        channels: int = 3,
+        latent_dim: int = 100,
+        base_width: int = 64,
+        max_width: int = 512,
+    ) -> None:
+        super().__init__()
+        top = top_width(size, base_width, max_width)
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, top * 16, bias=False),
+            nn.Unflatten(1, (top, 4, 4)),  # (N, top, 4, 4)
+            nn.BatchNorm2d(top),
+            nn.ReLU(inplace=True),
+            deconv_net(size, channels, base_width, max_width, norm="batch", activation="relu"),
+            nn.Tanh(),  # (N, channels, size, size) in [-1, 1]
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class MinibatchStdDev(nn.Module):
+    """Appends one channel: the mean over features of the standard deviation within groups of images.
+
+    (N, C, H, W) -> (N, C + 1, H, W). The batch is cut into groups of `group` images (the whole batch
+    when it does not divide evenly); every image of a group gets its group's value.
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = self.group if n % self.group == 0 else n
+        y = x.float().reshape(g, n // g, c, h, w)  # image k of group j at [k, j]
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        feature = std.to(x.dtype).repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, feature], dim=1)
+
+
+class Discriminator(nn.Module):
+    def __init__(
+        self,
+        size: int = 64,
+        channels: int = 3,
+        base_width: int = 64,
+        max_width: int = 512,
+        norm: str = "batch",
+        spectral: bool = False,
+        dropout: float = 0.0,
+        minibatch_std: int = 0,
+    ) -> None:
+        super().__init__()
+        top = top_width(size, base_width, max_width)
+        head = nn.Linear((top + (1 if minibatch_std else 0)) * 16, 1)
+        self.net = nn.Sequential(
+            conv_net(size, channels, base_width, max_width, norm, "leaky_relu", dropout, spectral),
+            MinibatchStdDev(minibatch_std) if minibatch_std else nn.Identity(),
+            nn.Flatten(),  # (N, (top [+ 1]) * 16)
+            nn.utils.parametrizations.spectral_norm(head) if spectral else head,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (N,) logits
+
+
+class GAN(nn.Module):
+    kind = "gan"
+
+    def __init__(
+        self,
+        size: int = 64,
+        channels: int = 3,
+        latent_dim: int = 100,
+        base_width: int = 64,
+        max_width: int = 512,
+        d_norm: str = "batch",
+        spectral: bool = False,
+        dropout: float = 0.0,
+        minibatch_std: int = 0,
+    ) -> None:
+        super().__init__()
+        self.size, self.channels, self.latent_dim = size, channels, latent_dim
+        self.generator = Generator(size, channels, latent_dim, base_width, max_width)
+        self.discriminator = Discriminator(
+            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std
+        )
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.apply(dcgan_init)
+        self.generator_ema.load_state_dict(self.generator.state_dict())
+
+    def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
+        return eps
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN paper initialisation: N(0, 0.02) weights, N(1, 0.02) norm scales."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        weight = getattr(module, "parametrizations", None)
+        target = module.parametrizations.weight.original if weight is not None else module.weight
+        nn.init.normal_(target, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "bce", real_label: float = 0.9
+) -> torch.Tensor:
+    """bce: real targets `real_label` (one-sided label smoothing; fakes stay 0); hinge: max(0, 1 -+ D)."""
+    if kind == "bce":
+        real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+        fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        return real + fake
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """bce: the non-saturating -log D(G(z)); hinge: -D(G(z))."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    if kind == "hinge":
+        return -fake_logits.mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BN statistics) are copied."""
+    ema_params = list(ema.parameters())
+    params = [p.detach() for p in model.parameters()]
+    torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)

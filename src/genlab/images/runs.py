@@ -1,0 +1,230 @@
+"""Image runs after (and during) training: the config, the data split, rebuilding the model, and inference.
+
+This is the Python API that commands, the demo and the evaluation code call:
+
+    model, config = load_trained("runs/vae")
+    images = generate("runs/vae", n=64, seed=0)        # float (N, C, H, W) in [0, 1]
+    test = heldout_images("runs/vae")                    # uint8 (N, H, W, C), never trained on
+    codes = encode("runs/vae", test)                     # (N, latent_dim): CAE codes / VAE means
+    recon = reconstruct("runs/vae", test)                # float (N, C, H, W) in [0, 1]
+
+Sampling: the GAN uses its EMA generator; the VAE decodes prior draws z ~ N(0, I); the CAE, which has
+no prior, decodes draws from a Gaussian fitted to the codes of its training images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genlab.core.errors import GenlabError
+from genlab.core.rundir import RunDir
+from genlab.images.autoencoders import VAE, ConvAutoencoder
+from genlab.images.config import KINDS, ImageTrainConfig
+from genlab.images.data import load_images
+from genlab.images.gan import GAN
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def load_data(cfg: ImageTrainConfig) -> tuple[np.ndarray, str]:
+    """The whole dataset as uint8 (N, size, size, C) and a description of its source."""
+
+    data = load_images(cfg.data, size=cfg.size, channels=cfg.channels)
+    return data.images, data.source
+
+
+def split_indices(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed, seeded train/test split of n images: (train indices, test indices), each sorted."""
+    n_test = int(round(n * test_frac))
+    if test_frac > 0 and n_test == 0 and n > 1:
+        n_test = 1
+    order = np.random.default_rng(seed + 7919).permutation(n)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def run_images(run: RunDir | Path | str, split: str = "test") -> np.ndarray:
+    """The run's own train or test images, uint8 (N, H, W, C), rebuilt from its config."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run, KINDS)
+    cfg = ImageTrainConfig.from_dict(run.config)
+    images, _ = load_data(cfg)
+    recorded = cfg.extra.get("n_images")
+    if recorded is not None and recorded != len(images):
+        raise GenlabError(
+            f"the data {cfg.data!r} now holds {len(images)} images but {run.path} was trained on "
+            f"{recorded}: its held-out split cannot be rebuilt"
+        )
+    train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    return images[test_idx if split == "test" else train_idx]
+
+
+def heldout_images(run: RunDir | Path | str) -> np.ndarray:
+    """The run's held-out test images (never trained on), uint8 (N, H, W, C)."""
+    images = run_images(run, "test")
+    if len(images) == 0:
+        raise GenlabError("this run was trained with --test-frac 0: it has no held-out images")
+    return images
+
+
+def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC (numpy or tensor) -> float NCHW in [0, 1]; float NCHW passes through."""
+    tensor = torch.as_tensor(images)
+    if tensor.dtype == torch.uint8:
+        if tensor.ndim == 3:
+            tensor = tensor[..., None]
+        return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    return tensor.float()
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def build_model(cfg: ImageTrainConfig) -> nn.Module:
+
+    common = {"size": cfg.size, "channels": cfg.channels, "latent_dim": cfg.latent_dim}
+    widths = {"base_width": cfg.base_width, "max_width": cfg.max_width}
+    if cfg.model == "cae":
+        return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+    if cfg.model == "vae":
+        return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+    d_norm = "none" if cfg.spectral and cfg.norm == "batch" else cfg.norm
+    return GAN(
+        **common,
+        **widths,
+        d_norm=d_norm,
+        spectral=cfg.spectral,
+        dropout=cfg.dropout,
+        minibatch_std=cfg.minibatch_std,
+    )
+
+
+def load_trained(
+    run_path: RunDir | Path | str, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ImageTrainConfig]:
+    """The trained model of a run (eval mode; best weights for CAE/VAE) and its config."""
+    run = run_path if isinstance(run_path, RunDir) else RunDir.open(run_path, KINDS)
+    cfg = ImageTrainConfig.from_dict(run.config)
+    model = build_model(cfg)
+    run.load_into(model, "model")
+    return model.to(device).eval(), cfg
+
+
+def _model(run_or_model: nn.Module | RunDir | Path | str) -> nn.Module:
+    if isinstance(run_or_model, nn.Module):
+        return run_or_model
+    return load_trained(run_or_model)[0]
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def latent_noise(n: int, latent_dim: int, seed: int) -> torch.Tensor:
+    """Standard-normal draws (n, latent_dim) from their own generator (the global RNG is untouched)."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.inference_mode()
+def decode_latents(model: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Latent points (N, latent_dim) -> images float (N, C, H, W) in [0, 1], on the CPU."""
+    was_training = model.training
+    model.eval()
+    out = []
+    device = _device(model)
+    for chunk in z.split(batch_size):
+        chunk = chunk.to(device)
+        if model.kind == "gan":
+            out.append(model.generator_ema(chunk).add(1).mul(0.5).clamp(0, 1).cpu())
+        else:
+            out.append(torch.sigmoid(model.decode(chunk)).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, model.channels, model.size, model.size)
+
+
+def prior_latents(model: nn.Module, n: int, seed: int) -> torch.Tensor:
+    """Latent points the model can decode into novel images (see the module docstring)."""
+    with torch.no_grad():
+        return model.prior_sample(latent_noise(n, model.latent_dim, seed).to(_device(model)))
+
+
+def generate(run_or_model: nn.Module | RunDir | Path | str, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images."""
+    model = _model(run_or_model)
+    return decode_latents(model, prior_latents(model, n, seed))
+
+
+@torch.inference_mode()
+def encode(
+    run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
+    """Codes of images (uint8 NHWC or float NCHW in [0,1]): CAE codes or VAE posterior means (N, latent)."""
+    model = _model(run_or_model)
+    if model.kind == "gan":
+        raise GenlabError("a GAN has no encoder: encode/reconstruct work on cae and vae runs")
+    model.eval()
+    x = to_float(images)
+    codes = []
+    for chunk in x.split(batch_size):
+        z = model.encode(chunk.to(_device(model)))
+        codes.append((z[0] if isinstance(z, tuple) else z).cpu())
+    return torch.cat(codes)
+
+
+def reconstruct(
+    run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor
+) -> torch.Tensor:
+    """Decoded codes of the images, float (N, C, H, W) in [0, 1] (VAE: decoded posterior means)."""
+    model = _model(run_or_model)
+    return decode_latents(model, encode(model, images))
+
+
+def mse_psnr(original: torch.Tensor, recon: torch.Tensor) -> tuple[float, float]:
+    """Mean squared error per pixel and PSNR in dB (peak 1.0) over float images in [0, 1]."""
+    per_image = (original.float() - recon.float()).pow(2).flatten(1).mean(1)
+    mse = float(per_image.mean())
+    psnr = float((10 * torch.log10(1.0 / per_image.clamp_min(1e-10))).mean())
+    return mse, psnr
+
+
+# -- interpolation ---------------------------------------------------------------------------
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight line: a, b (N, D), t (S,) in [0, 1] -> (N, S, D)."""
+    t = t.to(a.dtype)[None, :, None]
+    return a[:, None] * (1 - t) + b[:, None] * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation along the great circle between a and b: (N, D), (N, D), (S,) -> (N, S, D).
+
+    Endpoints are returned exactly; for unit vectors every intermediate point has norm 1, and for
+    Gaussian latents the path stays on the shell where the prior puts its mass (a straight line cuts
+    through the low-density middle, which decodes to washed-out images). Falls back to a straight
+    line where a and b are (anti)parallel.
+    """
+    t = t.to(a.dtype)[None, :, None]
+    a_unit = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    b_unit = b / b.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    omega = torch.acos((a_unit * b_unit).sum(1).clamp(-1.0, 1.0))[:, None, None]  # (N, 1, 1)
+    sin = torch.sin(omega)
+    ok = sin.abs() > 1e-6
+    safe = torch.where(ok, sin, torch.ones_like(sin))
+    wa = torch.where(ok, torch.sin((1 - t) * omega) / safe, 1 - t)
+    wb = torch.where(ok, torch.sin(t * omega) / safe, t)
+    return wa * a[:, None] + wb * b[:, None]
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, mode: str = "slerp") -> torch.Tensor:
+    """`steps` points from a to b inclusive, by 'linear' or 'slerp': (N, D) x 2 -> (N, steps, D)."""
+    t = torch.linspace(0, 1, steps)
+    if mode == "linear":
+        return lerp(a, b, t)
+    if mode == "slerp":
+        return slerp(a, b, t)
+    raise GenlabError(f"unknown interpolation mode {mode!r}: use linear or slerp")

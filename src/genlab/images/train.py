@@ -1,0 +1,462 @@
+"""Training CAE, VAE and GAN image models: one loop, checkpoints, exact resume, NaN guard, Ctrl-C.
+
+    run = train_images(ImageTrainConfig(model="gan", data="punks"), Path("runs/gan"))
+    run = train_images(ImageTrainConfig(epochs=10), Path("runs/gan"), resume=True)  # continue
+
+What a run directory gets (see `genlab.core.rundir`):
+  model.safetensors  weights for inference: the best epoch by held-out loss (CAE/VAE); for the GAN,
+                     whose losses say little about quality, the latest end of epoch
+  last.safetensors   the weights at the resume point; state.pt holds the optimizers, step, RNG state
+  samples/epoch_###.png  decoded from one fixed latent batch after every epoch, to watch training
+  figures/losses.png     loss curves; metrics.jsonl one record per `log_every` steps and per epoch
+
+Resume is exact: batch order depends only on (seed, epoch), the RNG state is checkpointed, and a
+resumed run reproduces the weights of an uninterrupted one bit for bit on the same machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from genlab.core.device import autocast, grad_scaler, pick_device
+from genlab.core.errors import GenlabError
+from genlab.core.grid import save_grid
+from genlab.core.paths import atomic_write_text
+from genlab.core.progress import progress, say
+from genlab.core.rundir import RunDir
+from genlab.core.seeding import rng_state, seed_everything, set_rng_state
+from genlab.images.augment import augment_batch
+from genlab.images.autoencoders import reconstruction_loss, vae_loss
+from genlab.images.config import ImageTrainConfig, parse_augment, parse_d_augment
+from genlab.images.d_augment import d_augment
+from genlab.images.figures import loss_curves_figure
+from genlab.images.gan import discriminator_loss, ema_update, generator_loss
+from genlab.images.runs import (
+    KINDS,
+    build_model,
+    decode_latents,
+    generate,
+    heldout_images,
+    latent_noise,
+    load_data,
+    load_trained,
+    reconstruct,
+    split_indices,
+    to_float,
+)
+
+__all__ = [
+    "ImageTrainConfig",
+    "train_images",
+    "load_trained",
+    "generate",
+    "heldout_images",
+    "reconstruct",
+    "epoch_order",
+]
+
+SAMPLE_GRID = 64  # images in each samples/epoch_###.png
+RUN_CONTROL = ("max_steps", "time_budget", "device", "threads", "log_every")
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of the n training images in an epoch; depends only on (seed, epoch)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class Diverged(Exception):
+    pass
+
+
+class ImageTrainer:
+    """Holds the model, optimizers and position of one training run; `fit` runs the loop."""
+
+    def __init__(self, cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device) -> None:
+        self.cfg, self.run, self.device = cfg, run, device
+        self.train_x = torch.from_numpy(images[cfg.extra["train_idx"]]).permute(0, 3, 1, 2).contiguous()
+        self.test_x = torch.from_numpy(images[cfg.extra["test_idx"]]).permute(0, 3, 1, 2).contiguous()
+        # uint8 (N, C, H, W): 4x less memory than float; each batch is converted as it is drawn
+        self.model = build_model(cfg).to(device)
+        self.ops = parse_augment(cfg.augment)
+        self.d_ops = parse_d_augment(cfg.d_augment) if cfg.model == "gan" else ()
+        if cfg.model == "gan":
+            betas = (0.5, 0.999)  # DCGAN: a short momentum memory keeps the two players responsive
+            self.optimizers = [
+                torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas),
+                torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr_d, betas=betas),
+            ]
+        else:
+            self.optimizers = [torch.optim.Adam(self.model.parameters(), lr=cfg.lr)]
+        self.scaler = grad_scaler(device)
+        self.n_train = len(self.train_x)
+        self.batch_size = min(cfg.batch_size, self.n_train)
+        self.steps_per_epoch = max(1, self.n_train // self.batch_size)  # drop the ragged last batch
+        self.epoch, self.batch, self.step = 0, 0, 0
+        self.best = math.inf
+        self.elapsed = 0.0
+        self.fixed_z = latent_noise(SAMPLE_GRID, cfg.latent_dim, cfg.seed + 1)
+        self._stop_requested = False
+
+    # -- one optimisation step per model ------------------------------------------------------
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        if self.cfg.model == "gan":
+            return self._gan_step(x)
+        return self._ae_step(x)
+
+    def _beta(self) -> float:
+        warmup_steps = self.cfg.kl_warmup * self.steps_per_epoch
+        if warmup_steps <= 0:
+            return self.cfg.beta
+        return self.cfg.beta * min(1.0, (self.step + 1) / warmup_steps)
+
+    def _ae_losses(self, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+
+        if self.cfg.model == "vae":
+            logits, mu, logvar = self.model(x)
+            return vae_loss(x, logits, mu, logvar, beta, self.cfg.likelihood, self.cfg.sigma)
+        loss = reconstruction_loss(x, self.model(x), self.cfg.recon_loss)
+        return {"loss": loss}
+
+    def _ae_step(self, x: torch.Tensor) -> dict[str, float]:
+        (opt,) = self.optimizers
+        with autocast(self.device):
+            losses = self._ae_losses(x, self._beta())
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.step(opt)
+        self.scaler.update()
+        stats = {k: v.item() for k, v in losses.items()}
+        if self.cfg.model == "vae":
+            stats["beta"] = self._beta()
+        return stats
+
+    def _gan_step(self, real: torch.Tensor) -> dict[str, float]:
+
+        real = real * 2 - 1  # the generator draws in [-1, 1]
+        z = torch.randn(len(real), self.cfg.latent_dim, device=self.device)
+        with autocast(self.device):
+            fake = self.model.generator(z)  # (B, C, H, W), kept in the graph for the generator step
+        loss_d, real_logits, fake_logits = self.discriminator_step(real, fake)
+        loss_g = self.generator_step(fake)
+        self.scaler.update()
+        # the EMA warms up (decay (1+t)/(10+t)) so early noise does not linger in it
+        decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        ema_update(self.model.generator_ema, self.model.generator, decay)
+        return {
+            "loss_d": loss_d,
+            "loss_g": loss_g,
+            "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
+        }
+
+    def discriminator_step(
+        self, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """One discriminator update on real vs *detached* fakes: no gradient reaches the generator."""
+
+        d, opt_d = self.model.discriminator, self.optimizers[1]
+        with autocast(self.device):
+            real_logits = d(d_augment(real, self.d_ops))
+            fake_logits = d(d_augment(fake.detach(), self.d_ops))
+            loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
+        opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt_d)
+        return loss.item(), real_logits.detach(), fake_logits.detach()
+
+    def generator_step(self, fake: torch.Tensor) -> float:
+        """One generator update through the (frozen) discriminator; only the generator's weights move."""
+
+        d, opt_g = self.model.discriminator, self.optimizers[0]
+        d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
+        try:
+            with autocast(self.device):
+                loss = generator_loss(d(d_augment(fake, self.d_ops)), self.cfg.gan_loss)
+            opt_g.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt_g)
+        finally:
+            d.requires_grad_(True)
+        return loss.item()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def fit(self) -> str:
+        """Train until the last epoch or a stop; return why it stopped ('done', 'interrupted', ...)."""
+        cfg = self.cfg
+        start = time.perf_counter() - self.elapsed
+        budget = cfg.time_budget * 60
+        sums: dict[str, float] = {}
+        count = 0
+        if cfg.max_steps and self.step >= cfg.max_steps:
+            return "max_steps"  # e.g. resuming a run that already stopped at this limit
+        with _sigint_sets_flag(self):
+            while self.epoch < cfg.epochs:
+                order = epoch_order(self.n_train, cfg.seed, self.epoch)
+                bar = progress(
+                    total=self.steps_per_epoch,
+                    initial=self.batch,
+                    desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                )
+                self.model.train()
+                while self.batch < self.steps_per_epoch:
+                    idx = order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
+                    x = to_float(self.train_x[idx].permute(0, 2, 3, 1)).to(self.device)  # (B, C, H, W)
+                    x = augment_batch(x, self.ops)
+                    stats = self.train_step(x)
+                    bad = [k for k, v in stats.items() if not math.isfinite(v)]
+                    if bad:
+                        bar.close()
+                        raise Diverged(f"{bad[0]} became {stats[bad[0]]} at step {self.step + 1}")
+                    self.step += 1
+                    self.batch += 1
+                    for k, v in stats.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items() if k != "beta"}, refresh=False)
+                    if self.step % cfg.log_every == 0:
+                        record = {k: v / count for k, v in sums.items()}
+                        epoch = round(self.epoch + self.batch / self.steps_per_epoch, 3)
+                        self.run.append_metrics(
+                            {"type": "train", "epoch": epoch, "step": self.step, **record}
+                        )
+                        sums, count = {}, 0
+                    self.elapsed = time.perf_counter() - start
+                    reason = self._stop_reason(budget)
+                    if reason:
+                        bar.close()
+                        self.end_of_epoch(partial=True)
+                        self.save_checkpoint()
+                        return reason
+                bar.close()
+                self.epoch += 1
+                self.batch = 0
+                self.elapsed = time.perf_counter() - start
+                self.end_of_epoch(partial=False)
+                self.save_checkpoint()
+                if budget and self.elapsed >= budget and self.epoch < cfg.epochs:
+                    return "time_budget"
+        return "done"
+
+    def _stop_reason(self, budget: float) -> str | None:
+        if self._stop_requested:
+            return "interrupted"
+        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
+            return "max_steps"
+        if budget and self.elapsed >= budget and self.batch < self.steps_per_epoch:  # else: at epoch end
+            return "time_budget"
+        return None
+
+    # -- end of epoch: held-out loss, sampling calibration, sample grid -------------------------
+
+    @torch.no_grad()
+    def end_of_epoch(self, partial: bool) -> None:
+        """Held-out loss, CAE code fit / GAN EMA batch-norm recalibration, the epoch's sample grid.
+
+        Nothing here draws from the global RNG (fork_rng and private generators), so running it
+        or not never changes the training trajectory, which keeps resume exact.
+        """
+
+        number = self.epoch + (1 if partial else 0)
+        record: dict[str, Any] = {"type": "epoch", "epoch": number, "step": self.step, "time": self.elapsed}
+        if partial:
+            record["partial"] = True
+        if self.cfg.model == "cae":
+            self._fit_codes()
+        if self.cfg.model == "gan":
+            self._recalibrate_ema_batchnorm()
+        if self.cfg.model != "gan" and len(self.test_x):
+            record["test_loss"] = self.test_loss()
+        images = decode_latents(self.model, self.model.prior_sample(self.fixed_z.to(self.device)))
+        scale = max(1, 560 // (8 * (self.cfg.size + 2)))  # small images enlarged (nearest) to ~560 px
+        save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png", ncols=8, scale=scale)
+        self.run.append_metrics(record)
+        improved = record.get("test_loss", -self.step) < self.best
+        if improved or not self.run.has_weights("model"):
+            self.best = min(self.best, record.get("test_loss", -self.step))
+            self.run.save_weights(self.model, "model")
+        self.model.train()
+
+    def test_loss(self) -> float:
+        """Mean loss over the held-out images (VAE: full-beta negative ELBO, one fixed eps draw)."""
+        self.model.eval()
+        total, n = 0.0, 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.seed + 2)
+            for chunk in self.test_x.split(256):
+                x = to_float(chunk.permute(0, 2, 3, 1)).to(self.device)
+                total += float(self._ae_losses(x, self.cfg.beta)["loss"]) * len(x)
+                n += len(x)
+        return total / max(n, 1)
+
+    def _fit_codes(self) -> None:
+        self.model.eval()
+        codes = [
+            self.model.encode(to_float(c.permute(0, 2, 3, 1)).to(self.device))
+            for c in self.train_x.split(512)
+        ]
+        self.model.fit_code_distribution(torch.cat(codes))
+
+    def _recalibrate_ema_batchnorm(self, batches: int = 8) -> None:
+        """Re-estimate the EMA generator's batch-norm statistics for its own (averaged) weights.
+
+        The live generator's running statistics belong to the live weights; the averaged weights
+        produce different activations, and using the wrong statistics at eval time washes out samples.
+        """
+        g = self.model.generator_ema
+        norms = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        g.train()
+        gen = torch.Generator().manual_seed(self.cfg.seed + 3)
+        for _ in range(batches):
+            g(torch.randn(256, self.cfg.latent_dim, generator=gen).to(self.device))
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        g.eval()
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        self.run.save_weights(self.model, "last")
+        self.run.save_state(
+            {
+                "epoch": self.epoch,
+                "batch": self.batch,
+                "step": self.step,
+                "best": self.best,
+                "elapsed": self.elapsed,
+                "optimizers": [opt.state_dict() for opt in self.optimizers],
+                "scaler": self.scaler.state_dict(),
+                "rng": rng_state(),
+            }
+        )
+
+    def load_checkpoint(self) -> None:
+        state = self.run.load_state()
+        if state is None or not self.run.has_weights("last"):
+            raise GenlabError(f"{self.run.path} has no checkpoint to resume from: train it without --resume")
+        self.run.load_into(self.model, "last", device=self.device)
+        for opt, opt_state in zip(self.optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(opt_state)
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
+        self.best, self.elapsed = state["best"], state["elapsed"]
+        set_rng_state(state["rng"])
+
+
+@contextlib.contextmanager
+def _sigint_sets_flag(trainer: ImageTrainer) -> Iterator[None]:
+    """Ctrl-C finishes the current step, then the loop checkpoints and returns 'interrupted'."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda *_: setattr(trainer, "_stop_requested", True))
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _resume_config(run: RunDir, cfg: ImageTrainConfig) -> ImageTrainConfig:
+    """The stored config, with the run-control options (and a larger --epochs) of this call."""
+    stored = ImageTrainConfig.from_dict(run.config)
+    for name in RUN_CONTROL:
+        setattr(stored, name, getattr(cfg, name))
+    if cfg.epochs:
+        stored.epochs = cfg.epochs
+    return stored
+
+
+def _truncate_metrics(run: RunDir, step: int) -> None:
+    """Drop records written after the checkpoint (e.g. before a crash), so curves never double back."""
+
+    kept = [r for r in run.metrics() if r.get("type") not in ("train", "epoch") or r.get("step", 0) <= step]
+    atomic_write_text(run.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -> RunDir:
+    """Train (or with resume=True continue) an image model into the run directory `out`."""
+    out = Path(out)
+    if resume:
+        run = RunDir.open(out, KINDS)
+        cfg = _resume_config(run, cfg)
+    else:
+        cfg = cfg.resolved()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    images, source = load_data(cfg)
+    say(f"data: {source}: {len(images):,} images at {cfg.size}x{cfg.size}x{cfg.channels}")
+    if resume:
+        if cfg.extra.get("n_images") != len(images):
+            raise GenlabError(
+                f"{cfg.data!r} now holds {len(images)} images, not the {cfg.extra.get('n_images')} "
+                f"{out} was trained on: start a new run instead of --resume"
+            )
+    else:
+        cfg.extra.update({"source": source, "n_images": len(images)})
+        run = RunDir.create(out, f"images-{cfg.model}", _public(cfg))
+    train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
+    if len(train_idx) < 2:
+        raise GenlabError(f"{cfg.data!r} has {len(images)} images: too few to train on (need at least 2)")
+    cfg.extra.update({"train_idx": train_idx, "test_idx": test_idx})
+    if not resume:
+        seed_everything(cfg.seed)
+    trainer = ImageTrainer(cfg, run, images, device)
+    if resume:
+        trainer.load_checkpoint()
+        _truncate_metrics(run, trainer.step)
+        run.write_config(f"images-{cfg.model}", _public(cfg))  # records the new epochs / run options
+        say(f"resuming {out} at epoch {trainer.epoch + 1}, step {trainer.step}")
+    params = sum(p.numel() for p in trainer.model.parameters())
+    say(
+        f"training {cfg.model.upper()} ({params / 1e6:.2f}M parameters) on {device} for {cfg.epochs} epochs "
+        f"of {trainer.steps_per_epoch} steps; held out {len(test_idx)} images; writing {out}"
+    )
+    try:
+        reason = trainer.fit()
+    except Diverged as exc:
+        raise GenlabError(
+            f"training diverged: {exc}; the last good checkpoint (epoch {trainer.epoch}) is kept in {out}. "
+            "Lower --lr (or use --gan-loss hinge / --spectral for a GAN) and retrain or --resume"
+        ) from None
+    _write_curves(run)
+    if reason == "interrupted":
+        say(f"interrupted at step {trainer.step}: saved; continue with --resume")
+    elif reason != "done":
+        say(f"stopped ({reason.replace('_', ' ')}) at step {trainer.step}: saved; continue with --resume")
+    else:
+        say(f"done in {trainer.elapsed:.0f} s: {out}")
+    run.stop_reason = reason  # type: ignore[attr-defined]
+    return run
+
+
+def _public(cfg: ImageTrainConfig) -> dict[str, Any]:
+    """The config as written to config.json (the split indices are rebuilt from seed and test_frac)."""
+    values = cfg.to_dict()
+    values["extra"] = {k: v for k, v in cfg.extra.items() if k not in ("train_idx", "test_idx")}
+    return values
+
+
+def _write_curves(run: RunDir) -> None:
+
+    loss_curves_figure(run)

@@ -1,1 +1,0 @@
-"""Training infrastructure shared by every model: run directories, seeding, devices, progress."""

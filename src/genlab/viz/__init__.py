@@ -1,1 +1,0 @@
-"""Figures: image grids, strips, curves and maps, written as PNG files."""

@@ -1,0 +1,130 @@
+"""Seq2seq models on tiny shapes: every task and decoder runs, and a few steps make the loss fall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.arith.glyphs import GlyphClassifier
+from genlab.arith.model import Seq2Seq, Seq2SeqSpec
+from genlab.arith.problem import ArithSpec, GlyphBank, all_queries
+from genlab.arith.train import loss_fn
+from genlab.core.mnist import load_mnist
+
+SPEC = ArithSpec()
+
+
+def tiny(task: str, **kw) -> Seq2Seq:
+    return Seq2Seq(
+        Seq2SeqSpec(
+            input_kind="image" if task.startswith("img") else "text",
+            output_kind="image" if task.endswith("img") else "text",
+            vocab_size=len(SPEC.vocab),
+            query_len=SPEC.query_len,
+            answer_len=SPEC.answer_len,
+            hidden=kw.pop("hidden", 48),
+            embed_dim=16,
+            **kw,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def batch():
+    mnist = load_mnist("auto", seed=0)
+    q = all_queries(SPEC)
+    bank = GlyphBank.build(SPEC, mnist.images[:1000], mnist.labels[:1000], seed=0)
+    idx = np.random.default_rng(0).choice(len(q), 32, replace=False)
+    rng = np.random.default_rng(1)
+    return {
+        "qtok": torch.from_numpy(q.query_tokens[idx]),
+        "atok": torch.from_numpy(q.answer_tokens[idx]),
+        "qimg": torch.from_numpy(bank.render(q.query_tokens[idx], rng)).float() / 255,
+        "aimg": torch.from_numpy(bank.render(q.answer_tokens[idx], rng)).float() / 255,
+    }
+
+
+def _io(task, batch):
+    x = batch["qimg"] if task.startswith("img") else batch["qtok"]
+    y = batch["aimg"] if task.endswith("img") else batch["atok"]
+    return x, y
+
+
+@pytest.mark.parametrize("task", ["text2text", "img2text", "text2img", "img2img"])
+@pytest.mark.parametrize("decoder", ["autoregressive", "repeat"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_shapes_for_every_task_decoder_and_cell(task, decoder, cell, batch):
+    model = tiny(task, decoder=decoder, cell=cell, enc_layers=2, dec_layers=1, attention=decoder == "repeat")
+    x, y = _io(task, batch)
+    logits = model(x[:4], y[:4])
+    pred = model.predict(x[:4])
+    if task.endswith("img"):
+        assert logits.shape == (4, 3, 28, 28)
+        assert pred.shape == (4, 3, 28, 28) and 0 <= pred.min() and pred.max() <= 1
+    else:
+        assert logits.shape == (4, 3, len(SPEC.vocab))
+        assert pred.shape == (4, 3) and pred.dtype == torch.long
+
+
+@pytest.mark.parametrize("task", ["text2text", "img2text", "text2img", "img2img"])
+def test_a_few_steps_make_the_loss_fall(task, batch):
+    torch.manual_seed(0)
+    model = tiny(task)
+    x, y = _io(task, batch)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        logits = model.decode(*model.encode(model.embed_query(x)), y, with_aux=task.endswith("img"))
+        loss = loss_fn(logits, y, task.endswith("img"), batch["atok"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+    if task == "text2img":  # the drawn answers depend on the query (no collapse to one average digit)
+        assert model.predict(x[:16]).std(0).mean() > 1e-3
+
+
+def test_reverse_flag_changes_what_the_encoder_reads(batch):
+    torch.manual_seed(0)
+    fwd = tiny("text2text", reverse=False)
+    rev = tiny("text2text", reverse=True)
+    rev.load_state_dict(fwd.state_dict())
+    assert not torch.allclose(fwd(batch["qtok"][:4]), rev(batch["qtok"][:4]))
+
+
+@pytest.mark.parametrize("reverse_answer", [False, True])
+def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictions(batch, reverse_answer):
+    torch.manual_seed(0)
+    model = tiny("text2text", attention=True, reverse_answer=reverse_answer).eval()
+    greedy = model.predict(batch["qtok"])
+    with torch.no_grad():
+        forced = model(batch["qtok"], greedy.clone()).argmax(-1)
+    assert torch.equal(greedy, forced)
+
+
+@pytest.mark.parametrize("reverse_answer", [False, True])
+def test_reverse_answer_writes_the_units_digit_first(batch, reverse_answer):
+    """Teacher forcing: a changed first character reaches the later positions only when it is written
+    first; written right to left, it is the last one written and cannot affect the others."""
+    torch.manual_seed(0)
+    model = tiny("text2text", reverse_answer=reverse_answer).eval()
+    target = batch["atok"][:8]
+    changed = target.clone()
+    changed[:, 0] = (changed[:, 0] + 1) % len(SPEC.vocab)
+    with torch.no_grad():
+        a, b = model(batch["qtok"][:8], target), model(batch["qtok"][:8], changed)
+    later_positions_moved = not torch.allclose(a[:, 1:], b[:, 1:])
+    assert later_positions_moved is not reverse_answer
+    assert torch.allclose(a[:, 0], b[:, 0])  # the first character never sees itself
+
+
+def test_glyph_classifier_features():
+    model = GlyphClassifier(13).eval()
+    x = torch.rand(5, 1, 28, 28)
+    assert model(x).shape == (5, 13)
+    assert model.features(x).shape == (5, 256)  # the default reader: width 64, 256 features
+    narrow = GlyphClassifier(13, feature_dim=128, width=16).eval()
+    assert narrow.features(x).shape == (5, 128)
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in model.parameters()) / 4
