@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS_DIR, write_results
+from genlab.arith.config import DEFAULT_SWEEP
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -217,9 +218,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="text2text,img2text,text2img,img2img")
     parser.add_argument("--work", default="/tmp/genlab-bench-arith")
     parser.add_argument("--no-sweep", action="store_true")
-    parser.add_argument("--sweep-tasks", default="text2text,img2text,text2img")
-    parser.add_argument("--sweep-fracs", default="0.5,0.25,0.1,0.05")
-    parser.add_argument("--sweep-enc-layers", default="1,2")
+    parser.add_argument("--sweep-tasks", default=",".join(DEFAULT_SWEEP.tasks))
+    parser.add_argument("--sweep-fracs", default=",".join(f"{f:g}" for f in DEFAULT_SWEEP.fracs))
+    parser.add_argument("--sweep-enc-layers", default=",".join(map(str, DEFAULT_SWEEP.enc_layers)))
     parser.add_argument("--sweep-budget", type=float, default=None, help="training seconds per sweep cell")
     parser.add_argument(
         "--budget", type=float, default=None, help="also train every task within this many seconds"

@@ -36,8 +36,8 @@ GENERATIVE = "Generative image models"
 ARITHMETIC = "Sequence-to-sequence arithmetic"
 
 
-# the glyph classifier of the handwriting tasks: the narrow one trains in ~30 s, the default
-# (width 64, 30 epochs) in ~4 minutes that the demo does not have; 99.1% instead of 99.7% of digits
+# the glyph classifier of the handwriting tasks: the narrow one, as the default (width 64, 30 epochs)
+# takes longer than the demo has; README (Arithmetic, Models) says what each width measured
 DEMO_READER: dict[str, Any] = {"glyph_width": 16, "glyph_features": 128, "glyph_epochs": 20}
 
 
@@ -54,13 +54,13 @@ class DemoPlan:
     split_fracs: tuple[float, ...] = (0.5, 0.25, 0.1)
     split_enc_layers: tuple[int, ...] = (1, 2)
     # optimizer steps, not seconds: a time budget gives a different number of steps on every machine,
-    # and these models learn in a jump, so a few steps more or less swing a cell by tens of points.
-    # 400 steps: 97.2% (one encoder layer) and 97.5% (two) at 10% train, seed 0
+    # and these models learn in a jump, so a few steps more or less swing a cell by tens of points;
+    # README (The demo and the report) says what the shorter training costs
     split_overrides: dict[str, Any] = field(default_factory=lambda: {"steps": 400})
     modality_frac: float = 0.5
-    # per handwriting task, in the order trained; the defaults (1,500-3,000 steps, 2-5 minutes each)
-    # would not fit the demo's 15 minutes. text2img and img2img learn to add only after 700-1,000
-    # steps; at a higher learning rate img2img reaches 87.7% in 1,500 steps (2e-3: 6% in 1,000)
+    # per handwriting task, in the order trained; the defaults (1,500-3,000 steps) would not fit the
+    # demo's 15 minutes. text2img and img2img learn to add only late, so img2img gets a higher
+    # learning rate to get there within its steps
     modality_overrides: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
             "img2text": {"steps": 1200, **DEMO_READER},
@@ -120,7 +120,7 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
             interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
         latent_map_figure(run, n=plan.latent_map_n, seed=plan.seed)
         progress_figure(run)
-        if not any(r.get("eval") for r in run.metrics()):
+        if not any(r.get("type") == "eval" or r.get("eval") for r in run.metrics()):
             evaluate_run(run.path, plan.eval_features, n=plan.eval_n, seed=plan.seed)
         runs.append(run.path)
     return runs

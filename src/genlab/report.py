@@ -164,12 +164,18 @@ def markdown_tables(path: Path) -> str:
 # -- the parts ----------------------------------------------------------------------------
 
 
+def _is_eval(record: dict[str, Any]) -> bool:
+    """An evaluation record: "type": "eval"; runs from before records had a type say "eval": true
+    (images) or "event": "evaluate" (arith)."""
+    return record.get("type") == "eval" or bool(record.get("eval")) or record.get("event") == "evaluate"
+
+
 def _eval_records(run: RunDir) -> list[dict[str, Any]]:
-    return [r for r in run.metrics() if r.get("eval")]
+    return [r for r in run.metrics() if _is_eval(r)]
 
 
 def _training_records(run: RunDir) -> list[dict[str, Any]]:
-    return [r for r in run.metrics() if not r.get("eval") and r.get("event") != "evaluate" and "epoch" in r]
+    return [r for r in run.metrics() if not _is_eval(r) and "epoch" in r]
 
 
 def _epochs(run: RunDir) -> int:
@@ -398,7 +404,16 @@ def build_report(
         body.extend(part.blocks)
         body.append("</section>")
     page = PAGE.format(title=esc(title), body="\n".join(body))
-    atomic_write_text(out, page)
+    if Path(out).is_dir():
+        raise GenlabError(
+            f"--out {out} is a folder: give the HTML file's path, e.g. {Path(out) / 'report.html'}"
+        )
+    try:
+        atomic_write_text(out, page)
+    except OSError as exc:
+        raise GenlabError(
+            f"cannot write the report to {out} ({exc.strerror}): choose another --out"
+        ) from None
     return out
 
 

@@ -61,6 +61,8 @@ def test_train_writes_a_complete_run(t2t):
         assert (t2t / name).exists(), name
     assert (t2t / "figures" / "curves.png").exists()
     records = [json.loads(line) for line in (t2t / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1] == {"type": "stop", "reason": "done", "step": records[-2]["step"]}
+    records = [r for r in records if r["type"] == "validation"]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert {"train_loss", "val_acc", "val_char_acc"} <= set(records[0])
     config = json.loads((t2t / "config.json").read_text())
@@ -257,6 +259,7 @@ def test_validation_runs_every_eval_every_steps_and_after_the_last_epoch(tmp_pat
     # operands 0..20 with + and -: 882 queries, 0.3 of them in train -> 5 steps of 64 per epoch
     train(tmp_path / "sparse", "text2text", "--epochs", "7", "--train-frac", "0.3", "--eval-every", "10")
     records = [json.loads(x) for x in (tmp_path / "sparse" / "metrics.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["type"] == "validation"]
     steps_per_epoch = records[-1]["step"] // 7
     assert steps_per_epoch == 5
     assert [r["epoch"] for r in records] == [2, 4, 6, 7]

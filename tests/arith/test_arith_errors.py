@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -84,6 +86,11 @@ def test_analyze_errors_counts_add_up(tiny_i2t):
     assert (
         result["errors_with_misread_query"] + result["arithmetic_errors_on_read_queries"] == result["errors"]
     )
+    # the tables' CSV files read back with the csv module, quotes (the repr'd characters) included
+    for name, rows in result["tables"].items():
+        with open(tiny_i2t / "figures" / f"errors_{name}.csv", newline="") as fh:
+            read = list(csv.DictReader(fh))
+        assert read == [{k: str(v) for k, v in row.items()} for row in rows], name
 
 
 def test_sweep_runs_skips_finished_cells_and_writes_table_and_plot(tmp_path):
@@ -112,8 +119,9 @@ def test_sweep_runs_skips_finished_cells_and_writes_table_and_plot(tmp_path):
     try:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
-        rows = (tmp_path / "results.csv").read_text().strip().splitlines()
-        assert len(rows) == 1 + 4
+        with open(tmp_path / "results.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 4 and {row["train_frac"] for row in rows} == {"0.3", "0.5"}
         assert (tmp_path / "results.md").exists() and (tmp_path / "figures" / "sweep.png").exists()
         stamp = (tmp_path / "text2text-frac0.3-enc1-dec1-seed0" / "evaluation.json").stat().st_mtime_ns
         result = runner.invoke(app, args)

@@ -13,6 +13,22 @@ from genlab.arith.train import loss_fn
 from genlab.core.mnist import load_mnist
 
 SPEC = ArithSpec()
+# a small model: one GRU layer each way, no attention, answers written left to right
+TINY = {
+    "hidden": 48,
+    "embed_dim": 16,
+    "enc_layers": 1,
+    "dec_layers": 1,
+    "cell": "gru",
+    "decoder": "autoregressive",
+    "dropout": 0.0,
+    "reverse": True,
+    "reverse_answer": False,
+    "attention": False,
+    "aux_text": True,
+    "cell_features": 128,
+    "cnn_width": 16,
+}
 
 
 def tiny(task: str, **kw) -> Seq2Seq:
@@ -23,9 +39,7 @@ def tiny(task: str, **kw) -> Seq2Seq:
             vocab_size=len(SPEC.vocab),
             query_len=SPEC.query_len,
             answer_len=SPEC.answer_len,
-            hidden=kw.pop("hidden", 48),
-            embed_dim=16,
-            **kw,
+            **{**TINY, **kw},
         )
     )
 

@@ -160,7 +160,7 @@ def test_punks_extractor_gives_features_and_attribute_probabilities():
     extractor = punks_extractor(config=TINY_PUNKS)
     images = torch.rand(6, 3, 32, 32)
     assert extractor(images).shape == (6, 32)
-    probs = extractor.predict_attributes(images)
+    probs = extractor.attributes_from_features(extractor(images))
     assert probs.shape == (6, 92) and 0 <= probs.min() and probs.max() <= 1
     model, _ = load_punks_classifier(TINY_PUNKS)
     with torch.inference_mode():

@@ -8,10 +8,13 @@ config.json. README (Arithmetic) says what each default measured.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genlab.arith.problem import ArithSpec
 from genlab.core.errors import GenlabError
+from genlab.core.options import option
+
+if TYPE_CHECKING:
+    from genlab.arith.problem import ArithSpec
 
 TASKS = ("text2text", "img2text", "text2img", "img2img")
 # the default glyph reader (genlab.arith.glyphs): conv width, feature size, training epochs
@@ -24,56 +27,81 @@ READER_EPOCHS = 30
 class ArithConfig:
     """One field per `genlab arith train` option; `for_task` fills in the per-task defaults."""
 
-    task: str = "text2text"
-    train_frac: float = 0.5
-    enc_layers: int = 1
-    dec_layers: int = 1
-    hidden: int = 256
-    embed_dim: int = 64
-    cell: str = "gru"
-    decoder: str = "autoregressive"
-    reverse: bool = True
-    # units digit first, as column arithmetic is done: at 10% train text2text went 72% -> 87% with it
-    reverse_answer: bool = True
-    dropout: float = 0.1
-    attention: bool = True
-    aux_text: bool = True  # image outputs: auxiliary per-character loss on the decoder state
-    # image outputs: "prototype" = every answer character drawn as one fixed real image of it
-    # (a crisp target); "random" = a random train-pool image each time (the notebook's; the model
-    # can only learn the blurry average, which the glyph classifier reads less reliably)
-    answer_style: str = "prototype"
-    epochs: int | None = None  # None: enough epochs for `steps` optimizer steps at this train_frac
-    steps: int = 3000
-    batch_size: int = 256
-    lr: float = 3e-3
-    # strong decoupled weight decay keeps the model from memorizing its few training queries:
-    # text2text at 10% train, units first: 86.8% (1e-4), 94.3% (0.1), 97.9% (0.3), 98.2% (1), 97.6% (3)
-    weight_decay: float = 1.0
-    time_budget: float | None = None  # seconds; the schedule shrinks to fit after the first epoch
-    seed: int = 0
-    mnist: str = "auto"
-    shared_handwriting: bool = False
-    handwriting_test_frac: float = 0.2
-    augment: bool = True
-    finetune_cnn: bool = False
-    # the (cached) glyph classifier that reads image queries and answers: training epochs, conv width
-    # and feature size (READER_* in genlab.arith.glyph_model says what the defaults measured)
-    glyph_epochs: int = READER_EPOCHS
-    glyph_width: int = READER_WIDTH
-    glyph_features: int = READER_FEATURES
-    max_int: int = 99
-    ops: str = "+-"
-    layout: str = "aligned"  # query layout: "aligned" (' 5+24') or "left" ('5+24 ', the notebook's)
-    val_size: int = 1000
-    # validate (and checkpoint) at the end of the first epoch that is this many optimizer steps past
-    # the last validation, and after the last epoch: at small train fractions an epoch is a few steps,
-    # and validating every one of them would cost more than the training
-    eval_every: int = 50
-    device: str = "auto"
+    task: str = option("text2text", "text2text | img2text | text2img | img2img.")
+    train_frac: float = option(0.5, "Fraction of all 20,000 queries to train on.")
+    enc_layers: int = option(1, "Recurrent layers in the encoder.")
+    dec_layers: int = option(1, "Recurrent layers in the decoder.")
+    hidden: int = option(256, "Recurrent state size.")
+    embed_dim: int = option(64, "Size of the token (and image-cell) embeddings fed to the recurrent layers.")
+    cell: str = option("gru", "gru | lstm.")
+    decoder: str = option("autoregressive", "autoregressive | repeat (the notebook's RepeatVector).")
+    reverse: bool = option(True, "Read the query reversed: its last digits meet the decoder first.")
+    # units digit first, as column arithmetic is done; README (Arithmetic) says what it measured
+    reverse_answer: bool = option(True, "Write the answer right to left, units digit first.")
+    dropout: float = option(0.1, "Dropout between layers and before the head.")
+    attention: bool = option(True, "Luong attention over the encoder outputs.")
+    aux_text: bool = option(
+        True, "Image answers: an auxiliary per-character loss on the decoder state (against collapse)."
+    )
+    # "prototype" gives a crisp target; with "random" the model can only learn the blurry average
+    # of the train pool, which the glyph classifier reads less reliably
+    answer_style: str = option(
+        "prototype",
+        "Image answers: prototype (one fixed real image per character) or random "
+        "(random train-pool handwriting each time, the notebook's).",
+    )
+    epochs: int | None = option(None, "Epochs.", none_means="enough for --steps")
+    steps: int = option(3000, "Optimizer steps when --epochs is not given.")
+    batch_size: int = option(256, "Queries per step.")
+    lr: float = option(3e-3, "Peak learning rate (warm-up, then cosine decay).")
+    # strong decoupled weight decay keeps the model from memorizing its few training queries;
+    # README (Arithmetic, "Generalizing from few queries") says what each value measured
+    weight_decay: float = option(1.0, "AdamW weight decay; larger generalizes better from few queries.")
+    time_budget: float | None = option(
+        None,
+        "Seconds of training; fewer epochs when the first one shows they would not fit.",
+        none_means="no limit",
+    )
+    seed: int = option(0, "Seed for the split, handwriting and weights.")
+    mnist: str = option("auto", "MNIST source: auto, embedded or a path.")
+    shared_handwriting: bool = option(
+        False,
+        "Let test queries reuse training handwriting (the notebook's setting, for comparison).",
+        flags="--shared-handwriting/--disjoint-handwriting",
+    )
+    handwriting_test_frac: float = option(
+        0.2, "Fraction of each digit's images kept for test handwriting (full MNIST keeps its test set)."
+    )
+    augment: bool = option(True, "Warp handwriting.")
+    finetune_cnn: bool = option(
+        False, "Train the per-cell CNN too (slower).", flags="--finetune-cnn/--frozen-cnn"
+    )
+    # the (cached) glyph classifier that reads image queries and answers; README (Arithmetic,
+    # Models) says what each width measured
+    glyph_epochs: int = option(READER_EPOCHS, "Epochs of the cached glyph classifier.")
+    glyph_width: int = option(READER_WIDTH, "Conv width of the glyph classifier (16 trains much faster).")
+    glyph_features: int = option(READER_FEATURES, "Feature size of the glyph classifier's last hidden layer.")
+    max_int: int = option(99, "Largest operand.")
+    ops: str = option("+-", "Operators, a subset of '+-*'.")
+    layout: str = option(
+        "aligned",
+        "Query layout: aligned (' 5+24', digits in place-value columns) or left ('5+24 ', the notebook's).",
+    )
+    val_size: int = option(
+        1000, "Held-out queries that choose the best checkpoint (the rest are the test set)."
+    )
+    # at small train fractions an epoch is a few steps, and validating every one of them would
+    # cost more than the training
+    eval_every: int = option(
+        50, "Validate and checkpoint after the epoch that passes this many steps (and after the last)."
+    )
+    device: str = option("auto", "auto (cuda > mps > cpu) | cpu | cuda | mps.")
 
     @classmethod
     def for_task(cls, task: str, **overrides: Any) -> ArithConfig:
-        """Defaults that reach the quality targets in a few minutes on 2 CPU cores; None = default."""
+        """The config for `task`: its TASK_DEFAULTS over the field defaults, then `overrides` (an
+        override of None keeps the default). The defaults reach the quality targets in minutes on
+        2 CPU cores."""
         if task not in TASKS:
             raise GenlabError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
         known = {f.name for f in fields(cls)}
@@ -112,26 +140,63 @@ class ArithConfig:
 
     @property
     def spec(self) -> ArithSpec:
+        # imported here, not at the top: genlab.arith.problem imports torch, and the command line
+        # reads this module for its options, so `genlab --help` would wait for torch
+        from genlab.arith.problem import ArithSpec
+
         return ArithSpec(self.max_int, self.ops, self.layout)
 
 
-# Image-input models underfit (fresh handwriting every epoch; train accuracy ~0.91), so they keep
-# light weight decay and the notebook's answer order: with the text defaults img2text fell from
-# 95.8% to 91.2% at 50% train (though it rose from 56.6% to 88.4% at 10%).
+# Image-input models underfit (fresh handwriting every epoch), so they keep light weight decay and
+# the notebook's answer order; README (Arithmetic, "Generalizing from few queries") says what the
+# text defaults measured on them.
 IMAGE_INPUT_DEFAULTS: dict[str, Any] = {"weight_decay": 1e-4, "reverse_answer": False}
 
+# README (Arithmetic: the sweep table and "Models") says what each of these measured.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # the default sweep (seed 0) at lr 3e-3, one -> two encoder layers: 99.94 -> 100% at 50% train,
-    # 98.2 -> 98.96% at 10%, 33 -> 61% at 5%; 210 s instead of 140 s. Two layers at 10% train, lr 3e-3 ->
-    # 1e-2: 98.96 -> 99.16% (seed 0), 98.91 -> 99.76% (seed 1); 6e-3 gave 98.76% (seed 0). The sweep at
-    # 1e-2 (one / two layers): 10% 99.44 / 99.16%, 5% 66.7 / 35.6% (two layers fell from 61%)
     "text2text": {"enc_layers": 2, "lr": 1e-2},
-    # the default sweep (seed 0, 50% train): 96.5% exact match with two encoder layers, 96.4% with one
-    # (width-16 glyph reader: 95.8% and 95.0%)
     "img2text": {"enc_layers": 2, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
-    # 50% train, width-16 glyph reader: 94.1% read back in 3,000 steps, 95.8% in 5,000; the width-64
-    # reader (the default now) gives 95.9% and 96.2% in two runs of 3,000
     "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, **IMAGE_INPUT_DEFAULTS},
 }
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """The grid of `genlab arith sweep` (and `run_sweep`): every task x train fraction x depth x seed."""
+
+    tasks: tuple[str, ...] = ("text2text", "img2text", "text2img")
+    fracs: tuple[float, ...] = (0.5, 0.25, 0.1, 0.05)
+    enc_layers: tuple[int, ...] = (1, 2)
+    dec_layers: tuple[int, ...] = (1,)
+    seeds: tuple[int, ...] = (0,)
+
+
+DEFAULT_SWEEP = SweepGrid()
+
+
+def per_task_defaults() -> dict[str, str]:
+    """For each option that some task changes, what --help shows as its default:
+    {"enc_layers": "per task: 2 for text2text, img2text; else 1", ...}."""
+    base = {f.name: f.default for f in fields(ArithConfig)}
+    changed = {name: base[name] for values in TASK_DEFAULTS.values() for name in values}
+    return {name: _per_task(name, default) for name, default in changed.items()}
+
+
+def _per_task(name: str, base: Any) -> str:
+    groups: dict[Any, list[str]] = {}  # value -> the tasks that use it
+    for task in TASKS:
+        value = TASK_DEFAULTS[task].get(name, base)
+        if value != base:
+            groups.setdefault(value, []).append(task)
+    parts = [f"{_shown(value)} for {', '.join(tasks)}" for value, tasks in groups.items()]
+    if sum(map(len, groups.values())) < len(TASKS):
+        parts.append(f"else {_shown(base)}")
+    return "per task: " + "; ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -19,7 +19,7 @@ from genlab.arith.evaluate import evaluate_arith
 from genlab.arith.plots import plot_error_breakdown, plot_error_heatmaps
 from genlab.arith.problem import all_queries
 from genlab.arith.runs import KIND, load_config
-from genlab.core.paths import atomic_write_text
+from genlab.core.paths import atomic_write_csv, atomic_write_text
 from genlab.core.rundir import RunDir
 
 NUMBER = re.compile(r"-?\d+")
@@ -81,19 +81,6 @@ def _md(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    cols = list(rows[0])
-    return (
-        "\n".join(
-            [",".join(cols)]
-            + [",".join(f'"{r[c]}"' if "," in str(r[c]) else str(r[c]) for c in cols) for r in rows]
-        )
-        + "\n"
-    )
-
-
 def analyze_errors(run: RunDir | str) -> dict[str, Any]:
     """Write figures/errors.md, figures/errors_*.csv, errors_heatmap.png and errors_breakdown.png."""
 
@@ -141,11 +128,8 @@ def analyze_errors(run: RunDir | str) -> dict[str, Any]:
         }
         for k in KINDS
     ]
-    diffs = Counter(
-        parse_answer(p) - int(t)  # type: ignore[operator]
-        for t, p, k in zip(result.tolist(), pred_text, kinds, strict=False)
-        if k not in ("correct", "invalid")
-    )
+    answered = ((parse_answer(p), int(t)) for t, p in zip(result.tolist(), pred_text, strict=False))
+    diffs = Counter(value - t for value, t in answered if value is not None and value != t)
     tables["numeric_error"] = [
         {"predicted_minus_true": d, "errors": c} for d, c in sorted(diffs.items(), key=lambda x: -x[1])[:15]
     ]
@@ -204,7 +188,7 @@ def analyze_errors(run: RunDir | str) -> dict[str, Any]:
     )
     for name, rows in tables.items():
         md += [f"## {name.replace('_', ' ')}", "", _md(rows)]
-        atomic_write_text(figures / f"errors_{name}.csv", _csv(rows))
+        atomic_write_csv(figures / f"errors_{name}.csv", rows)
     atomic_write_text(figures / "errors.md", "\n".join(md))
 
     grid = np.full((len(spec.ops), spec.max_int + 1, spec.max_int + 1), np.nan)

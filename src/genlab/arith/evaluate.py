@@ -8,8 +8,8 @@ which the model never saw in training.
 
 from __future__ import annotations
 
-import json
 import re
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,9 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         )
     )
     atomic_write_json(run.path / "evaluation.json", result)
-    run.append_metrics({"event": "evaluate", **{k: v for k, v in result.items() if not isinstance(v, str)}})
+    scalars = {k: v for k, v in result.items() if not isinstance(v, str)}
+    # "type" says what the record is, as every metrics.jsonl line does; "event" is what older readers look for
+    run.append_metrics({"type": "eval", "event": "evaluate", **scalars})
     return result
 
 
@@ -125,11 +127,6 @@ def _example_rows(config, q, idx, pred_tokens, cells, pred_images, n: int) -> li
     return rows
 
 
-def load_evaluation(run: RunDir) -> dict[str, Any] | None:
-    path = run.path / "evaluation.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def read_query_image(path: str | Path, cells: int) -> np.ndarray:
     """A photo or scan of a whole query -> float (cells, 28, 28) in [0, 1], MNIST-style.
 
@@ -138,11 +135,18 @@ def read_query_image(path: str | Path, cells: int) -> np.ndarray:
     """
 
     try:
-        with Image.open(path) as img:
-            gray = img.convert("L").resize((28 * cells, 28), Image.LANCZOS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                gray = img.convert("L").resize((28 * cells, 28), Image.LANCZOS)
     except FileNotFoundError:
         raise GenlabError(f"--image {path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise GenlabError(
+            f"--image {path} is far too large to be a photo of a query ({Image.MAX_IMAGE_PIXELS // 2:,} "
+            "pixels at most); use a smaller image"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise GenlabError(
             f"--image {path} is not a readable image ({exc.__class__.__name__}); use a PNG or JPEG"
         ) from None

@@ -168,8 +168,8 @@ def load_glyph_classifier(
     width: int = READER_WIDTH,
     features: int = READER_FEATURES,
 ) -> tuple[GlyphClassifier, dict[str, Any]]:
-    """The cached glyph classifier for this data, training it first if needed (~4 min on 2 cores
-    at the default width 64; ~30 s at width 16).
+    """The cached glyph classifier for this data, training it first if needed (README (Arithmetic,
+    Models) says how long each width takes).
 
     Returns the model (eval mode; `model.features(x)` gives (N, features) features of (N,1,28,28)
     inputs in [0,1]) and `info`: classes, test accuracy, MNIST source and pool sizes.

@@ -14,46 +14,70 @@ in training and greedy decoding at inference.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from genlab.arith.glyphs import GlyphClassifier
+from genlab.core.errors import GenlabError
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
 class Seq2SeqSpec:
-    """Everything needed to rebuild a model (stored in the run's config.json)."""
+    """Everything needed to rebuild a model (stored in the run's config.json).
+
+    Built from an ArithConfig by `genlab.arith.runs.model_spec`, which owns every default; a stored
+    spec is read back with `from_stored`."""
 
     input_kind: str  # "text" | "image"
     output_kind: str  # "text" | "image"
     vocab_size: int
     query_len: int
     answer_len: int
-    hidden: int = 256
-    embed_dim: int = 64
-    enc_layers: int = 1
-    dec_layers: int = 1
-    cell: str = "gru"  # "gru" | "lstm"
-    decoder: str = "autoregressive"  # "autoregressive" | "repeat"
-    dropout: float = 0.0
-    reverse: bool = True  # read the query right to left: the last digits meet the decoder first
+    hidden: int
+    embed_dim: int
+    enc_layers: int
+    dec_layers: int
+    cell: str  # "gru" | "lstm"
+    decoder: str  # "autoregressive" | "repeat"
+    dropout: float
+    reverse: bool  # read the query right to left: the last digits meet the decoder first
     # write the answer right to left (units first, as column arithmetic does); inputs and outputs
     # of `decode` stay in reading order, the flip is internal
-    reverse_answer: bool = False
-    attention: bool = False  # Luong attention of each decoder output over the encoder outputs
+    reverse_answer: bool
+    attention: bool  # Luong attention of each decoder output over the encoder outputs
     # image outputs: also predict each answer character from the decoder state (a training-only
     # auxiliary loss). Without it, pixel loss alone lets the encoder saturate into a constant
     # state and the decoder draws the same average digit for every query.
-    aux_text: bool = True
-    cell_features: int = 128
-    cnn_width: int = 16
+    aux_text: bool
+    cell_features: int  # the glyph classifier's feature size (image inputs)
+    cnn_width: int  # the glyph classifier's conv width (image inputs)
+
+    # what runs stored before a field existed were built with
+    LEGACY: ClassVar[dict[str, Any]] = {
+        "attention": False,
+        "aux_text": False,
+        "reverse_answer": False,
+        "cell_features": 128,
+        "cnn_width": 16,
+    }
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Seq2SeqSpec:
+        """The spec stored in a run's config.json, with the fields older runs lack filled in as
+        those runs were built."""
+        values = {**cls.LEGACY, **stored}
+        if values.pop("attention_heads", 1) != 1:  # an option that existed for a while, then went
+            raise GenlabError(
+                "this run uses multi-head attention, which this genlab no longer builds: train it again"
+            )
+        return cls(**values)
 
 
 def _rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float) -> nn.RNNBase:

@@ -35,10 +35,10 @@ class ArithSpec:
 
     max_int: int = 99
     ops: str = "+-"
-    # "left": '5+24 ', the notebook's query padded on the right; "aligned": ' 5+24', each operand
-    # right-aligned in its own field as in written column arithmetic, so a digit's position is its
-    # place value
-    layout: str = "left"
+    # "aligned": ' 5+24', each operand right-aligned in its own field as in written column
+    # arithmetic, so a digit's position is its place value; "left": '5+24 ', the notebook's query
+    # padded on the right
+    layout: str = "aligned"
 
     def __post_init__(self) -> None:
         if self.layout not in ("left", "aligned"):
@@ -96,9 +96,6 @@ class ArithSpec:
             return f"{a:>{width}}{op}{b:>{width}}"
         return f"{a}{op}{b}".ljust(self.query_len)
 
-    def pad_answer(self, value: int) -> str:
-        return str(value).rjust(self.answer_len)
-
     def parse(self, text: str) -> tuple[int, str, int]:
         """A user's query such as '81+24' -> (81, '+', 24), or a one-line GenlabError."""
         ops = re.escape(self.ops)
@@ -108,7 +105,12 @@ class ArithSpec:
                 f"cannot read the query {text!r}: write two whole numbers 0..{self.max_int} "
                 f"with one of {' '.join(self.ops)} between them, e.g. '81+24'"
             )
-        a, op, b = int(match.group(1)), match.group(2), int(match.group(3))
+        digits = len(str(self.max_int))
+        if max(len(match.group(1).lstrip("0")), len(match.group(3).lstrip("0"))) > digits:
+            a = b = self.max_int + 1  # too long to be in range (and to turn into an int cheaply)
+        else:
+            a, b = int(match.group(1)), int(match.group(3))
+        op = match.group(2)
         if a > self.max_int or b > self.max_int:
             raise GenlabError(
                 f"query {text!r} is out of range: both numbers must be 0..{self.max_int} "
@@ -362,3 +364,5 @@ def load_split(path) -> QuerySplit:
             return QuerySplit(npz["train"], npz["val"], npz["test"])
     except FileNotFoundError:
         raise GenlabError(f"{path} is missing: the run's query split was not saved; retrain it") from None
+    except (ValueError, KeyError, OSError, EOFError) as exc:  # object arrays, missing keys, garbage
+        raise GenlabError(f"{path} is damaged or not a genlab split ({exc}); retrain the run") from None

@@ -40,16 +40,25 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
     )
 
 
+# what runs saved before an option existed did: validated every epoch, wrote answers left to right,
+# read cells with the width-16 glyph classifier, used the notebook's query layout, no attention and
+# no auxiliary character loss
+LEGACY_CONFIG = {
+    "eval_every": 1,
+    "reverse_answer": False,
+    "glyph_width": 16,
+    "glyph_features": 128,
+    "layout": "left",
+    "attention": False,
+    "aux_text": False,
+}
+
+
 def load_config(run: RunDir) -> ArithConfig:
     stored = dict(run.config)
     stored.pop("model", None)
     stored.pop("resolved", None)
-    # runs saved before these options existed: validated every epoch, wrote left to right, read
-    # cells with the width-16 glyph classifier
-    stored.setdefault("eval_every", 1)
-    stored.setdefault("reverse_answer", False)
-    stored.setdefault("glyph_width", 16)
-    stored.setdefault("glyph_features", 128)
+    stored = {**LEGACY_CONFIG, **stored}
     unknown = sorted(set(stored) - {f.name for f in fields(ArithConfig)})
     if unknown:
         raise GenlabError(
@@ -77,6 +86,6 @@ def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:
 
 
 def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> Seq2Seq:
-    model = Seq2Seq(Seq2SeqSpec(**run.config["model"]))
+    model = Seq2Seq(Seq2SeqSpec.from_stored(run.config["model"]))
     run.load_into(model, name, device)
     return model.to(device).eval()

@@ -7,20 +7,21 @@ figure are written once at the end.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genlab.arith.config import TASKS, ArithConfig
+from genlab.arith.config import DEFAULT_SWEEP, TASKS, ArithConfig
 from genlab.arith.evaluate import evaluate_arith
 from genlab.arith.plots import plot_sweep
 from genlab.arith.problem import needs_images
 from genlab.arith.runs import KIND, load_config
 from genlab.arith.train import train_arith
 from genlab.core.errors import GenlabError
-from genlab.core.paths import atomic_write_text
+from genlab.core.paths import atomic_write_csv, atomic_write_text
 from genlab.core.progress import say
 from genlab.core.rundir import RunDir
 
@@ -55,11 +56,11 @@ def settings_changed(trained: ArithConfig, wanted: ArithConfig) -> str:
 
 def run_sweep(
     out: Path | str,
-    tasks: list[str] = ("text2text", "img2text", "text2img"),  # type: ignore[assignment]
-    fracs: list[float] = (0.5, 0.25, 0.1, 0.05),  # type: ignore[assignment]
-    enc_layers: list[int] = (1, 2),  # type: ignore[assignment]
-    dec_layers: list[int] = (1,),  # type: ignore[assignment]
-    seeds: list[int] = (0,),  # type: ignore[assignment]
+    tasks: Sequence[str] = DEFAULT_SWEEP.tasks,
+    fracs: Sequence[float] = DEFAULT_SWEEP.fracs,
+    enc_layers: Sequence[int] = DEFAULT_SWEEP.enc_layers,
+    dec_layers: Sequence[int] = DEFAULT_SWEEP.dec_layers,
+    seeds: Sequence[int] = DEFAULT_SWEEP.seeds,
     epochs: int | None = None,
     steps: int | None = None,
     time_budget: float | None = None,
@@ -133,11 +134,7 @@ def run_sweep(
             }
         )
     summary = summarize_sweep(rows)
-    csv_path = out / "results.csv"
-    cols = list(rows[0]) if rows else []
-    csv_text = "\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n"
-
-    atomic_write_text(csv_path, csv_text)
+    csv_path = atomic_write_csv(out / "results.csv", rows)
     table_md = sweep_markdown(summary)
     md_path = atomic_write_text(
         out / "results.md",

@@ -35,6 +35,7 @@ from genlab.core.errors import GenlabError
 from genlab.core.progress import progress, say
 from genlab.core.rundir import RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
+from genlab.core.training import Diverged, check_finite_loss, check_finite_weights
 
 FEATURE_AUGMENTS = 8  # augmented copies of every train-pool cell in the frozen-CNN feature bank
 
@@ -196,6 +197,7 @@ def fit(
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             pos.step += 1
+            check_finite_loss("loss", loss.item(), pos.step)
             total_loss += loss.item() * len(idx)
             seen += len(idx)
             if out_text:
@@ -238,12 +240,12 @@ def fit(
         }
         total_loss, total_right, seen = 0.0, 0, 0
         # (3) checkpoint: the best weights by validation, and the resume point
+        check_finite_weights(model, pos.step)
         run.append_metrics(record)
         if val["val_acc"] >= pos.best:
             pos.best = val["val_acc"]
             run.save_weights(model, "model")
-        run.save_weights(model, "last")
-        run.save_state({"optimizer": opt.state_dict(), "rng": rng_state(), **_stored(pos)})
+        run.save_checkpoint(model, {"optimizer": opt.state_dict(), "rng": rng_state(), **_stored(pos)})
         pos.epoch += 1
     bar.close()
     return pos
@@ -260,32 +262,84 @@ def _stored(pos: Position) -> dict[str, Any]:
     }
 
 
-def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> RunDir:
-    """Train (or, with `resume`, continue) one arithmetic model into the run directory `out`."""
+# options a resumed run may change: its schedule and where it runs
+RESUMABLE = ("steps", "epochs", "time_budget", "device")
+
+
+def train_arith(
+    config: ArithConfig, out: Path | str, resume: bool = False, changed: tuple[str, ...] = ()
+) -> RunDir:
+    """Train (or, with `resume`, continue) one arithmetic model into the run directory `out`.
+
+    On resume the run's stored config is used; `changed` names the options the caller set, of which
+    the schedule (`steps`, `epochs`) and the run options can change: a longer schedule extends the
+    run. The run is locked while it trains.
+    """
     if resume:
-        run = RunDir.open(out, KIND)
-        config = load_config(run)
-        state = run.load_state()
-        if state is None or not run.has_weights("last"):
-            raise GenlabError(
-                f"{run.path} has no saved epoch to resume from: train it again without --resume"
-            )
-    else:
-        config.validate()
-        state = None
+        run = RunDir.open(out, KIND).lock()
+        try:
+            config = _resumed_config(run, config, changed)
+            checkpoint = run.load_checkpoint()
+            if checkpoint is None:
+                raise GenlabError(
+                    f"{run.path} has no checkpoint to resume from: train it again without --resume"
+                )
+            return _train_locked(config, run, checkpoint)
+        finally:
+            run.unlock()
+    config.validate()
+    data = task_data(config)  # a bad --train-frac fails here, before anything is written
+    run = RunDir.create(out, KIND, {**asdict(config), "model": model_spec(config).to_dict()}, lock=True)
+    try:
+        save_split(run.path / "split.npz", data.split)
+        return _train_locked(config, run, None, data)
+    finally:
+        run.unlock()
+
+
+def _flags(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join("--" + n.replace("_", "-") for n in names)
+
+
+def _resumed_config(run: RunDir, wanted: ArithConfig, changed: tuple[str, ...]) -> ArithConfig:
+    config = load_config(run)
+    fixed = sorted(
+        name for name in changed if name not in RESUMABLE and getattr(wanted, name) != getattr(config, name)
+    )
+    if fixed:
+        raise GenlabError(
+            f"--resume cannot change {_flags(fixed)} of {run.path}: only {_flags(RESUMABLE)} can; "
+            "train a new run for the others"
+        )
+    for name in changed:
+        if name in RESUMABLE:
+            setattr(config, name, getattr(wanted, name))
+    if "steps" in changed and "epochs" not in changed:
+        config.epochs = None
+    return config
+
+
+def _train_locked(
+    config: ArithConfig,
+    run: RunDir,
+    checkpoint: tuple[dict[str, torch.Tensor], dict[str, Any]] | None,
+    data: TaskData | None = None,
+) -> RunDir:
+    resumed = checkpoint is not None
+    if run.has_checkpoint() is False and data is None:
+        raise GenlabError(
+            f"{run.path} has no saved checkpoint to resume from: train it again without --resume"
+        )
     device = pick_device(config.device)
     seed_everything(config.seed)
     mspec = model_spec(config)
     model = Seq2Seq(mspec)
-    if resume:
-        run.load_into(model, "last")
+    if checkpoint is not None:
+        run.load_state_into(model, checkpoint[0], "state.pt")
         data = task_data(config, run)
-    else:
-        run = RunDir.create(out, KIND, {**asdict(config), "model": mspec.to_dict()})
-        data = task_data(config)
-        save_split(run.path / "split.npz", data.split)
-        if mspec.input_kind == "image":
-            model.cell_encoder.load_state_dict(classifier_for(config).state_dict())
+    elif mspec.input_kind == "image":
+        model.cell_encoder.load_state_dict(classifier_for(config).state_dict())
+    assert data is not None
     if data.mnist_source:
         say(f"mnist: {data.mnist_source}")
     model.to(device)
@@ -296,23 +350,56 @@ def train_arith(config: ArithConfig, out: Path | str, resume: bool = False) -> R
     batches = Batches(config, data, model, device)
 
     steps_per_epoch = math.ceil(len(data.split.train) / config.batch_size)
-    pos = Position(planned_epochs=config.epochs or max(1, math.ceil(config.steps / steps_per_epoch)))
-    if state is not None:
+    planned = config.epochs or max(1, math.ceil(config.steps / steps_per_epoch))
+    pos = Position(planned_epochs=planned)
+    if checkpoint is not None:
+        state = checkpoint[1]
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         pos = Position(
             state["epoch"] + 1, state["step"], state["best"], state["planned_epochs"], state["elapsed"]
         )
+        run.trim_metrics(pos.step)
+        if planned != pos.planned_epochs:
+            say(f"schedule: {planned} epochs instead of {pos.planned_epochs}")
+            pos.planned_epochs = planned
+            run.write_config(KIND, {**asdict(config), "model": mspec.to_dict()})
     say(
         f"arith {config.task}: {len(data.split.train)} train / {len(data.split.test)} test queries, "
         f"{pos.planned_epochs} epochs x {steps_per_epoch} steps on {device}"
     )
-    pos = fit(
-        model, batches, opt, config, run, validator(data, config, device), pos, resumed=state is not None
-    )
-    final = run.metrics()[-1] if run.metrics() else {}
+    saved = f"the checkpoint of step {pos.step}" if resumed else "nothing yet"
+    try:
+        pos = fit(model, batches, opt, config, run, validator(data, config, device), pos, resumed=resumed)
+    except Diverged as exc:
+        kept = (
+            f"the last good checkpoint (step {run.load_state()['step']}) is kept in {run.path}"
+            if run.has_checkpoint()
+            else "it diverged before its first checkpoint, so nothing was saved"
+        )
+        raise GenlabError(f"training diverged: {exc}; {kept}. Lower --lr and train again") from None
+    except KeyboardInterrupt:
+        if run.has_checkpoint():
+            saved = f"the checkpoint of step {run.load_state()['step']}"
+        say(f"interrupted: {saved} is kept in {run.path}; continue with --resume")
+        raise
+    _repair_best_weights(run)
+    run.append_metrics({"type": "stop", "reason": "done", "step": pos.step})
+    final = [r for r in run.metrics() if r.get("type") == "validation" or "train_loss" in r]
     say(
-        f"done: best val accuracy {pos.best:.2%} after {final.get('epoch', 0)} epochs, "
+        f"done: best val accuracy {pos.best:.2%} after {final[-1]['epoch'] if final else 0} epochs, "
         f"{pos.elapsed:.0f}s of training"
     )
     return run
+
+
+def _repair_best_weights(run: RunDir) -> None:
+    """model.safetensors missing or damaged (a kill, a careless copy): put the checkpoint's weights
+    there, and say so, rather than report a run that cannot answer."""
+    try:
+        run.load_weights("model")
+    except GenlabError:
+        checkpoint = run.load_checkpoint()
+        if checkpoint is not None:
+            run.save_weights(checkpoint[0], "model")
+            say(f"{run.weights_path('model')} was missing or damaged: rewritten from the last checkpoint")

@@ -11,8 +11,12 @@ genlab images progress runs/gan
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from genlab.core.options import options_from
+from genlab.images.config import ImageTrainConfig
 
 app = typer.Typer(
     help="Train CAE/VAE/GAN image models; sample, reconstruct, interpolate, map and evaluate them.",
@@ -24,63 +28,18 @@ OUT = typer.Option(None, "--out", help="Write the figure here instead of RUN/fig
 
 
 @app.command()
+@options_from(ImageTrainConfig)
 def train(
-    model: str = typer.Option("vae", help="cae, vae or gan."),
-    data: str = typer.Option("punks", help="punks, mnist, fashion-mnist, or a folder / .zip / .npy / .npz."),
+    options: dict[str, Any],
     out: Path = typer.Option(..., "--out", help="Run directory to create (or continue with --resume)."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out exactly where it stopped."
     ),
-    size: int = typer.Option(0, help="16, 32, 64 or 128 pixels; 0 = 32 for named sources, 64 for yours."),
-    channels: int = typer.Option(0, help="1 or 3; 0 = 1 for mnist and fashion-mnist, else 3."),
-    latent_dim: int = typer.Option(0, help="Latent dimension; 0 = model default (CAE 64, VAE 32, GAN 64)."),
-    base_width: int = typer.Option(0, help="Channels of the first conv stage, doubling per stage; 0 = 32."),
-    max_width: int = typer.Option(256, help="Cap on the channels of any stage."),
-    norm: str = typer.Option("batch", help="batch, instance or none."),
-    dropout: float = typer.Option(0.0, help="Dropout after each encoder/discriminator stage."),
-    epochs: int = typer.Option(
-        0, help="Epochs; 0 = model default (CAE 12, VAE 20, GAN 10). With --resume: train up to this many."
-    ),
-    batch_size: int = typer.Option(64, help="Images per step."),
-    lr: float = typer.Option(0.0, help="Adam learning rate (GAN: generator); 0 = model default."),
-    lr_d: float = typer.Option(0.0, help="GAN discriminator learning rate; 0 = same as --lr."),
-    beta: float = typer.Option(1.0, help="VAE: weight of the KL term."),
-    kl_warmup: float = typer.Option(1.0, help="VAE: epochs over which the KL weight rises from 0 to beta."),
-    likelihood: str = typer.Option("gaussian", help="VAE: gaussian or bernoulli."),
-    sigma: float = typer.Option(0.3, help="VAE gaussian: pixel noise std (smaller = sharper, less regular)."),
-    recon_loss: str = typer.Option("mse", help="CAE: mse or bce."),
-    gan_loss: str = typer.Option("bce", help="GAN: bce (with one-sided label smoothing) or hinge."),
-    real_label: float = typer.Option(0.9, help="GAN bce: target for real images; 1.0 = no smoothing."),
-    spectral: bool = typer.Option(False, "--spectral", help="GAN: spectral norm in the discriminator."),
-    ema: float = typer.Option(0.999, help="GAN: decay of the generator's moving average used for sampling."),
-    minibatch_std: int = typer.Option(
-        4, help="GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
-    ),
-    d_augment: str = typer.Option(
-        "none",
-        help="GAN: none, or a comma list of color,translation,cutout applied to real and generated images "
-        "before the discriminator (differentiable augmentation).",
-    ),
-    augment: str = typer.Option(
-        "auto", help="none, or a comma list of flip,shift,rotate,zoom; auto = flip for your data."
-    ),
-    test_frac: float = typer.Option(0.05, help="Fraction of images held out (never trained on)."),
-    seed: int = typer.Option(0, help="Seeds data split, initialisation, batches and noise."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    threads: int = typer.Option(0, help="CPU threads for torch; 0 = torch's default."),
-    max_steps: int = typer.Option(0, help="Stop (and save) after this many steps in total; 0 = no limit."),
-    time_budget: float = typer.Option(0.0, help="Stop (and save) after this many minutes; 0 = no limit."),
-    log_every: int = typer.Option(10, help="Steps between loss records in metrics.jsonl."),
 ) -> None:
     """Train a CAE, VAE or GAN; samples/epoch_###.png every epoch, checkpoints, figures/losses.png."""
-    from genlab.images.config import ImageTrainConfig
     from genlab.images.train import train_images
 
-    values = dict(locals())
-    for name in ("out", "resume", "ImageTrainConfig", "train_images"):
-        values.pop(name)
-    config = ImageTrainConfig(**values)
-    run = train_images(config, out, resume=resume)
+    run = train_images(ImageTrainConfig(**options), out, resume=resume)
     typer.echo(f"run: {run.path}")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.core.errors import GenlabError
+from genlab.core.options import NOT_AN_OPTION, option
 
 SIZES = (16, 32, 64, 128)
 AUGMENTS = ("flip", "shift", "rotate", "zoom")
@@ -51,58 +52,92 @@ MODELS = ("cae", "vae", "gan")
 KINDS = tuple(f"images-{m}" for m in MODELS)
 NAMED_DATA = ("punks", "mnist", "fashion-mnist")
 
-# Per-model defaults, tuned on CryptoPunks 32x32 to train in about two minutes on 2 CPU cores.
+# Per-model defaults, tuned on CryptoPunks 32x32 to train in minutes on 2 CPU cores. The GAN's
+# learning rate is above DCGAN's classic 2e-4, which is tuned for long runs; README (Image models,
+# "GAN learning rate") says what each rate measured in 10 epochs.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cae": {"latent_dim": 64, "epochs": 12, "lr": 2e-3, "base_width": 32},
     "vae": {"latent_dim": 32, "epochs": 20, "lr": 2e-3, "base_width": 32},
-    # the classic DCGAN 2e-4 is tuned for long runs; in 10 epochs on punks (punks features, n = 5000)
-    # FID / precision / recall went 3.17 / 0.19 / 0.013 at 2e-4, 2.75 / 0.32 / 0.026 at 4e-4,
-    # 2.55 / 0.40 / 0.073 at 8e-4 and 2.08 / 0.44 / 0.125 at 1.5e-3
     "gan": {"latent_dim": 64, "epochs": 10, "lr": 1.5e-3, "base_width": 32},
 }
+# config.json files written since the time budget is in seconds carry this key; older ones held minutes
+TIME_BUDGET_UNIT = "time_budget_unit"
+
+
+def per_model(name: str) -> str:
+    """What --help shows as the default of a MODEL_DEFAULTS option: 'per model: cae 64, vae 32, gan 64'."""
+    values = [MODEL_DEFAULTS[m][name] for m in MODELS]
+    if len(set(values)) == 1:
+        return f"{values[0]:g} for every model"
+    return "per model: " + ", ".join(f"{m} {v:g}" for m, v in zip(MODELS, values, strict=True))
 
 
 @dataclass
 class ImageTrainConfig:
-    """Every option of `genlab images train`; 0 / "auto" means "the default for this model and data"."""
+    """Every option of `genlab images train`; None means "chosen for this model and data" (`resolved`)."""
 
-    model: str = "vae"  # cae | vae | gan
-    data: str = "punks"  # punks | mnist | fashion-mnist | a folder, .zip, .npy or .npz
-    size: int = 0  # 16, 32, 64 or 128; 0 = 32 for punks/mnist/fashion-mnist, 64 for your data
-    channels: int = 0  # 1 or 3; 0 = 1 for mnist/fashion-mnist, 3 otherwise
-    latent_dim: int = 0
-    base_width: int = 0  # channels of the first conv stage; doubles each stage
-    max_width: int = 256
-    norm: str = "batch"  # batch | instance | none (GAN discriminator with --spectral: none)
-    dropout: float = 0.0
-    epochs: int = 0
-    batch_size: int = 64
-    lr: float = 0.0  # autoencoders / GAN generator
-    lr_d: float = 0.0  # GAN discriminator; 0 = same as lr
-    beta: float = 1.0  # VAE: weight of the KL term
-    kl_warmup: float = 1.0  # VAE: epochs over which beta rises linearly from 0
-    likelihood: str = "gaussian"  # VAE: gaussian | bernoulli
-    sigma: float = 0.3  # VAE gaussian likelihood: pixel noise std (0.1 sharper but noisier samples)
-    recon_loss: str = "mse"  # CAE: mse | bce
-    gan_loss: str = "bce"  # GAN: bce (one-sided label smoothing) | hinge
-    real_label: float = 0.9  # GAN bce: target for real images (1.0 = no smoothing)
-    spectral: bool = False  # GAN: spectral norm in the discriminator
-    ema: float = 0.999  # GAN: decay of the generator's moving average
-    minibatch_std: int = 4  # GAN: group size of the discriminator's minibatch-stddev feature; 0 = off
-    # GAN: differentiable augmentation of real and generated images before the discriminator
-    d_augment: str = "none"  # comma list of color,translation,cutout; none
-    augment: str = "auto"  # comma list of flip,shift,rotate,zoom; none; auto = flip for your data
-    test_frac: float = 0.05  # held out, never trained on (reconstruction and evaluation)
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0  # torch CPU threads; 0 = torch's default
-    max_steps: int = 0  # stop (and checkpoint) after this many steps in total; 0 = run all epochs
-    time_budget: float = 0.0  # minutes; stop (and checkpoint) when reached; 0 = no limit
-    log_every: int = 10  # steps between loss records in metrics.jsonl
-    extra: dict[str, Any] = field(default_factory=dict)  # resolved facts (source, split), filled in
+    model: str = option("vae", "cae, vae or gan.")
+    data: str = option("punks", "punks, mnist, fashion-mnist, or a folder / .zip / .npy / .npz.")
+    size: int | None = option(
+        None, "16, 32, 64 or 128 pixels.", none_means="32 for punks, mnist, fashion-mnist; 64 for your data"
+    )
+    channels: int | None = option(
+        None, "1 (grey) or 3 (colour).", none_means="1 for mnist and fashion-mnist, else 3"
+    )
+    latent_dim: int | None = option(None, "Latent dimension.", none_means=per_model("latent_dim"))
+    base_width: int | None = option(
+        None, "Channels of the first conv stage, doubling per stage.", none_means=per_model("base_width")
+    )
+    max_width: int = option(256, "Cap on the channels of any stage.")
+    norm: str = option("batch", "batch, instance or none (GAN discriminator with --spectral: none).")
+    dropout: float = option(0.0, "Dropout after each encoder/discriminator stage.")
+    epochs: int | None = option(
+        None, "Epochs. With --resume: train up to this many.", none_means=per_model("epochs")
+    )
+    batch_size: int = option(64, "Images per step.")
+    lr: float | None = option(None, "Adam learning rate (GAN: generator).", none_means=per_model("lr"))
+    lr_d: float | None = option(None, "GAN: discriminator learning rate.", none_means="same as --lr")
+    beta: float = option(1.0, "VAE: weight of the KL term.")
+    kl_warmup: float = option(1.0, "VAE: epochs over which the KL weight rises linearly from 0 to --beta.")
+    likelihood: str = option("gaussian", "VAE: gaussian or bernoulli.")
+    sigma: float = option(
+        0.3, "VAE gaussian: pixel noise std (smaller: sharper reconstructions, noisier samples)."
+    )
+    recon_loss: str = option("mse", "CAE: mse or bce.")
+    gan_loss: str = option("bce", "GAN: bce (with one-sided label smoothing) or hinge.")
+    real_label: float = option(0.9, "GAN bce: target for real images; 1.0 = no smoothing.")
+    spectral: bool = option(False, "GAN: spectral norm in the discriminator.")
+    ema: float = option(0.999, "GAN: decay of the generator's moving average used for sampling.")
+    minibatch_std: int = option(
+        4, "GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
+    )
+    d_augment: str = option(
+        "none",
+        "GAN: none, or a comma list of color,translation,cutout applied to real and generated images "
+        "before the discriminator (differentiable augmentation).",
+    )
+    augment: str | None = option(
+        None,
+        "none, or a comma list of flip,shift,rotate,zoom applied to training batches.",
+        none_means="flip for your data, none for punks, mnist, fashion-mnist",
+    )
+    test_frac: float = option(0.05, "Fraction of images held out (never trained on).")
+    seed: int = option(0, "Seeds data split, initialisation, batches and noise.")
+    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+    threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
+    max_steps: int | None = option(
+        None, "Stop (and save) after this many steps in total.", none_means="no limit"
+    )
+    time_budget: float | None = option(
+        None, "Stop (and save) after this many seconds of training.", none_means="no limit"
+    )
+    log_every: int = option(10, "Steps between loss records in metrics.jsonl.")
+    # resolved facts (source, image count, split), filled in by training
+    extra: dict[str, Any] = field(default_factory=dict, metadata=NOT_AN_OPTION)
 
     def resolved(self) -> ImageTrainConfig:
-        """A copy with every 0/auto replaced by the default for this model and data."""
+        """A copy with every None replaced by the choice for this model and data (so are the 0 and
+        "auto" that meant the same before None did)."""
         if self.model not in MODELS:
             raise GenlabError(f"unknown model {self.model!r}: use one of {', '.join(MODELS)}")
         named = self.data in NAMED_DATA
@@ -117,7 +152,7 @@ class ImageTrainConfig:
             if not getattr(cfg, name):
                 setattr(cfg, name, defaults[name])
         cfg.lr_d = cfg.lr_d or cfg.lr
-        if cfg.augment == "auto":
+        if cfg.augment in (None, "auto"):
             cfg.augment = "none" if named else "flip"
         if not 0.0 <= cfg.test_frac < 0.5:
             raise GenlabError(f"--test-frac {cfg.test_frac}: use a fraction in [0, 0.5)")
@@ -129,11 +164,17 @@ class ImageTrainConfig:
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), TIME_BUDGET_UNIT: "seconds"}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ImageTrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
+        """The config of a stored run, including runs written by older versions of genlab."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
         values = {"minibatch_std": 0, "d_augment": "none", **values}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
+            values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
+        for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
+            if f.default is None and values.get(name) in (0, "auto"):
+                values[name] = None
+        return cls(**{k: v for k, v in values.items() if k in fields})

@@ -87,12 +87,12 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluate a trained image run; append the record to its metrics.jsonl and return it.
 
-    The record has "eval": true, the feature space (name, description, weak flag, and for trained
-    extractors their held-out accuracy), the model's metrics and the same metrics for the floor
-    (keys prefixed "floor_"), attribute frequencies for punks and reconstruction MSE/PSNR for
-    CAE/VAE. metrics.jsonl gets its scalar fields; the whole record (per-attribute frequencies,
-    the extractor's training facts) goes to eval_FEATURES.json in the run. Writes
-    figures/metrics.png unless `figure` is False.
+    The record has "type": "eval" (and "eval": true, which older readers look for), the feature
+    space (name, description, weak flag, and for trained extractors their held-out accuracy), the
+    model's metrics and the same metrics for the floor (keys prefixed "floor_"), attribute
+    frequencies for punks and reconstruction MSE/PSNR for CAE/VAE. metrics.jsonl gets its scalar
+    fields; the whole record (per-attribute frequencies, the extractor's training facts) goes to
+    eval_FEATURES.json in the run. Writes figures/metrics.png unless `figure` is False.
     """
 
     if n < 2 * k + 2:

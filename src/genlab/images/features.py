@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from genlab.arith.glyphs import load_glyph_classifier
 from genlab.core.errors import GenlabError
 from genlab.core.mnist import load_mnist
 from genlab.core.progress import progress
@@ -100,9 +101,6 @@ class FeatureExtractor:
     def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
         return self._batched(self.embed, images, batch_size, f"{self.name} features")
 
-    def predict_attributes(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
-        return self.attributes_from_features(self(images, batch_size))
-
     def attributes_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Attribute probabilities (N, A) from features (N, D) this extractor produced."""
         if self.classify is None:
@@ -159,14 +157,6 @@ def digits_extractor(
 
     `glyph_options` go to `load_glyph_classifier` (e.g. epochs, max_train for a tiny one in tests).
     """
-    try:
-        from genlab.arith.glyphs import load_glyph_classifier
-    except ImportError as exc:
-        raise GenlabError(
-            f"--features digits needs the glyph classifier (genlab.arith.glyphs), which is missing ({exc}); "
-            "use --features pixels meanwhile"
-        ) from None
-
     model, info = load_glyph_classifier(mnist_source=mnist_source, **glyph_options)
     model = model.to(device).eval()
     digits = torch.from_numpy(load_mnist(mnist_source).images[:2000]).float().div(255)[:, None]

@@ -187,7 +187,7 @@ def latent_map_figure(
     if len(points) < 5:
         raise GenlabError(f"a latent map needs at least 5 images, this run has {len(points)}")
     perplexity = float(min(30, (len(points) - 1) / 3))
-    # one thread: t-SNE's OpenMP threads slow to a crawl when the cores are shared, and 800 points take ~5 s
+    # one thread: t-SNE's OpenMP threads slow to a crawl when the cores are shared
     with threadpool_limits(1):
         coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points.numpy())
     path = Path(out) if out else run.figures_dir / "latent_map.png"

@@ -21,8 +21,6 @@ from torch import nn
 
 from genlab.images.conv import conv_net, deconv_net, top_width
 
-GAN_LOSSES = ("bce", "hinge")
-
 
 class Generator(nn.Module):
     def __init__(

@@ -13,15 +13,17 @@ Both expect inputs in [-1, 1] at 299x299; `forward` takes [0, 1] and rescales. T
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 class BasicConv2d(nn.Module):
-    def __init__(self, cin: int, cout: int, **kwargs: object) -> None:
+    def __init__(self, cin: int, cout: int, **kwargs: Any) -> None:  # kernel_size, stride, padding
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)  # type: ignore[arg-type]
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

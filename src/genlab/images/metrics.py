@@ -223,10 +223,6 @@ class AttributeComparison:
         i = int(np.argmax(np.abs(self.real - self.fake)))
         return self.names[i], float(abs(self.real[i] - self.fake[i]))
 
-    def largest_gaps(self, count: int = 8) -> list[tuple[str, float, float]]:
-        order = np.argsort(-np.abs(self.real - self.fake))[:count]
-        return [(self.names[i], float(self.real[i]), float(self.fake[i])) for i in order]
-
     def to_dict(self) -> dict[str, object]:
         name, gap = self.max_abs_diff
         return {

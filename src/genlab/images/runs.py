@@ -23,7 +23,7 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
 from genlab.images.autoencoders import VAE, ConvAutoencoder
-from genlab.images.config import KINDS, ImageTrainConfig
+from genlab.images.config import KINDS, MODELS, ImageTrainConfig
 from genlab.images.data import load_images
 from genlab.images.gan import GAN
 
@@ -92,6 +92,11 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
         return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     if cfg.model == "vae":
         return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+    if cfg.model != "gan":
+        raise GenlabError(
+            f"unknown image model {cfg.model!r} in the run's config.json: this genlab knows "
+            f"{', '.join(MODELS)} (a run from a newer genlab, or an edited config?)"
+        )
     d_norm = "none" if cfg.spectral and cfg.norm == "batch" else cfg.norm
     return GAN(
         **common,

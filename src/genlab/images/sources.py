@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genlab.images.data import ImageSet, load_images
-
-
-def describe_source(
-    source: str, size: int | None = None, channels: int | None = None
-) -> tuple[dict[str, str], np.ndarray]:
-    """Load any source with `load_images` and return its summary and its uint8 NHWC images.
-
-    `channels=None` shows the source natively: grey for mnist and fashion-mnist, else RGB.
-    """
-    if channels is None:
-        channels = 1 if source in ("mnist", "fashion-mnist") else 3
-    data = load_images(source, size=size, channels=channels)
-    return describe(data), data.images
+from genlab.images.data import ImageSet
 
 
 def describe(data: ImageSet) -> dict[str, str]:

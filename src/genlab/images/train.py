@@ -36,6 +36,7 @@ from genlab.core.paths import atomic_write_text
 from genlab.core.progress import progress, say
 from genlab.core.rundir import RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
+from genlab.core.training import Diverged, check_finite_weights
 from genlab.images.augment import augment_batch
 from genlab.images.autoencoders import reconstruction_loss, vae_loss
 from genlab.images.config import ImageTrainConfig, parse_augment, parse_d_augment
@@ -75,10 +76,6 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
-class Diverged(Exception):
-    pass
-
-
 class ImageTrainer:
     """Holds the model, optimizers and position of one training run; `fit` runs the loop."""
 
@@ -105,6 +102,7 @@ class ImageTrainer:
         self.epoch, self.batch, self.step = 0, 0, 0
         self.best = math.inf
         self.elapsed = 0.0
+        self.checkpointed_epoch: int | None = None  # the epoch of the last checkpoint written or loaded
         self.fixed_z = latent_noise(SAMPLE_GRID, cfg.latent_dim, cfg.seed + 1)
         self._stop_requested = False
 
@@ -197,7 +195,7 @@ class ImageTrainer:
         """Train until the last epoch or a stop; return why it stopped ('done', 'interrupted', ...)."""
         cfg = self.cfg
         start = time.perf_counter() - self.elapsed
-        budget = cfg.time_budget * 60
+        budget = cfg.time_budget or 0.0  # seconds; 0: no limit
         sums: dict[str, float] = {}
         count = 0
         if cfg.max_steps and self.step >= cfg.max_steps:
@@ -270,6 +268,7 @@ class ImageTrainer:
         or not never changes the training trajectory, which keeps resume exact.
         """
 
+        check_finite_weights(self.model, self.step)
         number = self.epoch + (1 if partial else 0)
         record: dict[str, Any] = {"type": "epoch", "epoch": number, "step": self.step, "time": self.elapsed}
         if partial:
@@ -333,8 +332,9 @@ class ImageTrainer:
     # -- checkpoints --------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        self.run.save_weights(self.model, "last")
-        self.run.save_state(
+        self.checkpointed_epoch = self.epoch
+        self.run.save_checkpoint(
+            self.model,
             {
                 "epoch": self.epoch,
                 "batch": self.batch,
@@ -344,20 +344,22 @@ class ImageTrainer:
                 "optimizers": [opt.state_dict() for opt in self.optimizers],
                 "scaler": self.scaler.state_dict(),
                 "rng": rng_state(),
-            }
+            },
         )
 
     def load_checkpoint(self) -> None:
-        state = self.run.load_state()
-        if state is None or not self.run.has_weights("last"):
+        checkpoint = self.run.load_checkpoint()
+        if checkpoint is None:
             raise GenlabError(f"{self.run.path} has no checkpoint to resume from: train it without --resume")
-        self.run.load_into(self.model, "last", device=self.device)
+        weights, state = checkpoint
+        self.run.load_state_into(self.model, weights, "state.pt")
         for opt, opt_state in zip(self.optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(opt_state)
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
         self.best, self.elapsed = state["best"], state["elapsed"]
+        self.checkpointed_epoch = self.epoch
         set_rng_state(state["rng"])
 
 
@@ -394,10 +396,22 @@ def _truncate_metrics(run: RunDir, step: int) -> None:
 
 
 def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -> RunDir:
-    """Train (or with resume=True continue) an image model into the run directory `out`."""
+    """Train (or with resume=True continue) an image model into the run directory `out`.
+
+    The run is locked while it trains: a second training of the same run gets a one-line error.
+    """
     out = Path(out)
-    if resume:
-        run = RunDir.open(out, KINDS)
+    run = RunDir.open(out, KINDS).lock() if resume else None
+    try:
+        return _train_images(cfg, out, run)
+    finally:
+        if run is not None:
+            run.unlock()
+
+
+def _train_images(cfg: ImageTrainConfig, out: Path, run: RunDir | None) -> RunDir:
+    resume = run is not None
+    if run is not None:
         cfg = _resume_config(run, cfg)
     else:
         cfg = cfg.resolved()
@@ -406,7 +420,7 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
     device = pick_device(cfg.device)
     images, source = load_data(cfg)
     say(f"data: {source}: {len(images):,} images at {cfg.size}x{cfg.size}x{cfg.channels}")
-    if resume:
+    if run is not None:
         if cfg.extra.get("n_images") != len(images):
             raise GenlabError(
                 f"{cfg.data!r} now holds {len(images)} images, not the {cfg.extra.get('n_images')} "
@@ -414,7 +428,17 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
             )
     else:
         cfg.extra.update({"source": source, "n_images": len(images)})
-        run = RunDir.create(out, f"images-{cfg.model}", _public(cfg))
+        run = RunDir.create(out, f"images-{cfg.model}", _public(cfg), lock=True)
+    try:
+        return _fit_run(cfg, run, images, device, resume)
+    finally:
+        run.unlock()
+
+
+def _fit_run(
+    cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device, resume: bool
+) -> RunDir:
+    out = run.path
     train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
     if len(train_idx) < 2:
         raise GenlabError(f"{cfg.data!r} has {len(images)} images: too few to train on (need at least 2)")
@@ -424,7 +448,7 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
     trainer = ImageTrainer(cfg, run, images, device)
     if resume:
         trainer.load_checkpoint()
-        _truncate_metrics(run, trainer.step)
+        run.trim_metrics(trainer.step)
         run.write_config(f"images-{cfg.model}", _public(cfg))  # records the new epochs / run options
         say(f"resuming {out} at epoch {trainer.epoch + 1}, step {trainer.step}")
     params = sum(p.numel() for p in trainer.model.parameters())
@@ -435,8 +459,13 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
     try:
         reason = trainer.fit()
     except Diverged as exc:
+        kept = (
+            f"the last good checkpoint (epoch {trainer.checkpointed_epoch}) is kept in {out}"
+            if trainer.checkpointed_epoch is not None
+            else "it diverged before its first checkpoint, so nothing was saved"
+        )
         raise GenlabError(
-            f"training diverged: {exc}; the last good checkpoint (epoch {trainer.epoch}) is kept in {out}. "
+            f"training diverged: {exc}; {kept}. "
             "Lower --lr (or use --gan-loss hinge / --spectral for a GAN) and retrain or --resume"
         ) from None
     _write_curves(run)
@@ -446,7 +475,7 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
         say(f"stopped ({reason.replace('_', ' ')}) at step {trainer.step}: saved; continue with --resume")
     else:
         say(f"done in {trainer.elapsed:.0f} s: {out}")
-    run.stop_reason = reason  # type: ignore[attr-defined]
+    run.append_metrics({"type": "stop", "reason": reason, "step": trainer.step})
     return run
 
 

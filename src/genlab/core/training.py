@@ -1,0 +1,24 @@
+"""What every training loop shares: the divergence guard."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class Diverged(Exception):
+    """A loss or a weight became non-finite; the message says which and at what step."""
+
+
+def check_finite_loss(name: str, value: float, step: int) -> None:
+    if not math.isfinite(value):
+        raise Diverged(f"{name} became {value} at step {step}")
+
+
+def check_finite_weights(model: nn.Module, step: int) -> None:
+    """Raise Diverged when any weight is NaN or infinite: a loss can stay finite while weights blow up."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise Diverged(f"weight {name} became non-finite by step {step}")

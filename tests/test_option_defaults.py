@@ -1,0 +1,118 @@
+"""Every default of `genlab images train` and `genlab arith train` is the config field's default."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from genlab.arith import cli as arith_cli
+from genlab.arith.config import TASK_DEFAULTS, ArithConfig, per_task_defaults
+from genlab.arith.model import Seq2SeqSpec
+from genlab.arith.problem import ArithSpec
+from genlab.cli import app
+from genlab.core.options import option_fields
+from genlab.images import cli as images_cli
+from genlab.images.config import ImageTrainConfig
+
+FAMILIES = [(images_cli.app, ImageTrainConfig), (arith_cli.app, ArithConfig)]
+OWN = {"out", "resume", "help"}  # the train commands' own options, not config fields
+
+
+def train_options(cli_app: typer.Typer) -> dict:
+    command = typer.main.get_command(cli_app).commands["train"]
+    return {p.name: p for p in command.params if p.name not in OWN}
+
+
+@pytest.mark.parametrize(("cli_app", "cls"), FAMILIES, ids=["images", "arith"])
+def test_every_config_field_is_an_option_with_help_and_nothing_else_is(cli_app, cls):
+    options = train_options(cli_app)
+    assert sorted(options) == sorted(f.name for f in option_fields(cls))
+    for name, param in options.items():
+        assert param.help and param.help.strip(), name
+        assert f"--{name.replace('_', '-')}" in param.opts, name
+
+
+@pytest.mark.parametrize(("cli_app", "cls"), FAMILIES, ids=["images", "arith"])
+def test_every_option_default_is_the_field_default(cli_app, cls):
+    options = train_options(cli_app)
+    per_task = per_task_defaults() if cls is ArithConfig else {}
+    for f in option_fields(cls):
+        expected = None if f.name in per_task else f.default
+        assert options[f.name].default == expected, f.name
+
+
+@pytest.mark.parametrize(("cli_app", "cls"), FAMILIES, ids=["images", "arith"])
+def test_a_none_default_says_in_help_what_it_stands_for(cli_app, cls):
+    for name, param in train_options(cli_app).items():
+        if param.default is None:
+            assert isinstance(param.show_default, str) and param.show_default, name
+
+
+def test_per_task_options_are_exactly_those_a_task_changes_and_help_shows_each_tasks_value():
+    assert set(per_task_defaults()) == {name for values in TASK_DEFAULTS.values() for name in values}
+    assert per_task_defaults()["enc_layers"] == "per task: 2 for text2text, img2text; else 1"
+    result = CliRunner().invoke(app, ["arith", "train", "--help"], env={"COLUMNS": "200"})
+    assert "per task: 2 for text2text, img2text; else 1" in result.output
+
+
+class Built(Exception):
+    """Raised by a stand-in for training, with the config the command built."""
+
+
+def built_config(monkeypatch, module, name: str, *args: str):
+    def capture(config, out, resume):
+        raise Built(config)
+
+    monkeypatch.setattr(module, name, capture)
+    result = CliRunner().invoke(app, list(args))
+    assert isinstance(result.exception, Built), result.output
+    return result.exception.args[0]
+
+
+def test_the_command_line_defaults_build_the_library_defaults(monkeypatch):
+    """`train` with no options builds the same config as the dataclass (or `for_task`) does."""
+    import genlab.arith.train
+    import genlab.images.train
+
+    images = built_config(monkeypatch, genlab.images.train, "train_images", "images", "train", "--out", "x")
+    assert images == ImageTrainConfig()
+    arith = built_config(monkeypatch, genlab.arith.train, "train_arith", "arith", "train", "--out", "x")
+    assert arith == ArithConfig.for_task("text2text")
+    img2img = built_config(
+        monkeypatch, genlab.arith.train, "train_arith", "arith", "train", "-o", "x", "--task", "img2img"
+    )
+    assert img2img == ArithConfig.for_task("img2img")
+    assert (img2img.decoder, img2img.reverse_answer, img2img.weight_decay) == ("repeat", False, 1e-4)
+
+
+def test_the_problem_and_the_config_agree_on_the_query_layout():
+    assert ArithSpec().layout == ArithConfig().layout == "aligned"
+
+
+def test_old_image_configs_load_with_their_time_budget_in_seconds_and_none_for_auto():
+    old = {**ImageTrainConfig().resolved().to_dict(), "time_budget": 2.0, "threads": 0, "max_steps": 0}
+    del old["time_budget_unit"]  # written before the budget was in seconds: 2 minutes
+    cfg = ImageTrainConfig.from_dict(json.loads(json.dumps(old)))
+    assert (cfg.time_budget, cfg.threads, cfg.max_steps) == (120.0, None, None)
+    new = ImageTrainConfig.from_dict({**ImageTrainConfig(time_budget=90.0).to_dict()})
+    assert new.time_budget == 90.0
+    assert ImageTrainConfig(size=0, augment="auto", data="punks").resolved().size == 32  # old spellings
+
+
+def test_a_model_spec_stored_before_its_newer_fields_rebuilds_as_it_was_trained():
+    from genlab.arith.runs import model_spec
+
+    spec = model_spec(ArithConfig.for_task("text2text"))
+    stored = spec.to_dict()
+    for key in ("reverse_answer", "attention", "aux_text", "cell_features", "cnn_width"):
+        del stored[key]
+    old = Seq2SeqSpec.from_stored({**stored, "attention_heads": 1})
+    assert (old.reverse_answer, old.attention, old.cell_features, old.cnn_width) == (False, False, 128, 16)
+    assert Seq2SeqSpec.from_stored(spec.to_dict()) == spec
+    with pytest.raises(TypeError):
+        Seq2SeqSpec(input_kind="text", output_kind="text", vocab_size=13, query_len=5, answer_len=3)
+    assert {f.name for f in dataclasses.fields(Seq2SeqSpec) if f.default is not dataclasses.MISSING} == set()
