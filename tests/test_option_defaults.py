@@ -64,7 +64,7 @@ class Built(Exception):
 
 
 def built_config(monkeypatch, module, name: str, *args: str):
-    def capture(config, out, resume):
+    def capture(config, out, resume, **_):
         raise Built(config)
 
     monkeypatch.setattr(module, name, capture)

@@ -22,7 +22,10 @@ app = typer.Typer(
 def train(
     options: dict[str, Any],
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write (runs/NAME)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out exactly."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out exactly; --steps / --epochs extend it."
+    ),
+    given: tuple[str, ...] = (),
 ) -> None:
     """Train one model; writes config.json, model.safetensors, metrics.jsonl, figures/curves.png.
 
@@ -32,7 +35,7 @@ def train(
     from genlab.arith.plots import plot_curves
     from genlab.arith.train import train_arith
 
-    run = train_arith(ArithConfig.for_task(**options), out, resume=resume)
+    run = train_arith(ArithConfig.for_task(**options), out, resume=resume, changed=given)
     curves = plot_curves(run.figures_dir / "curves.png", run.metrics(), f"{run.config['task']}: training")
     typer.echo(f"trained {run.path} (curves: {curves}); next: genlab arith evaluate {run.path}")
 

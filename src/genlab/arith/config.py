@@ -137,6 +137,18 @@ class ArithConfig:
             raise GenlabError("--epochs must be at least 1")
         if not 0.0 <= self.dropout < 1.0:
             raise GenlabError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not self.lr > 0:
+            raise GenlabError(f"--lr {self.lr}: a learning rate must be above 0")
+        if self.weight_decay < 0:
+            raise GenlabError(f"--weight-decay {self.weight_decay}: use 0 or more")
+        if not 0.0 < self.train_frac < 1.0:
+            raise GenlabError(f"--train-frac must be between 0 and 1 (exclusive), got {self.train_frac}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise GenlabError(f"--time-budget {self.time_budget}: use a positive number of seconds")
+        if self.max_int < 1 or not self.ops or set(self.ops) - set("+-*"):
+            raise GenlabError(
+                f"--max-int {self.max_int} --ops {self.ops!r}: use --max-int >= 1 and ops from +-*"
+            )
 
     @property
     def spec(self) -> ArithSpec:

@@ -65,7 +65,12 @@ def load_config(run: RunDir) -> ArithConfig:
             f"{run.path / 'config.json'} has options this genlab does not know ({', '.join(unknown)}): "
             "it was written by another version; upgrade genlab or train the run again"
         )
-    return ArithConfig(**stored)
+    config = ArithConfig(**stored)
+    try:
+        config.validate()
+    except GenlabError as exc:
+        raise GenlabError(f"{run.path / 'config.json'} is not a valid arith run: {exc}") from None
+    return config
 
 
 def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:

@@ -85,22 +85,33 @@ def options_from(
     """Decorate `func(options, **own)` into a typer command that also takes every field of `cls`.
 
     `func` gets the fields' values as the dict `options` (to build its config from) and its own
-    options by name; its own options come first in --help."""
+    options by name; its own options come first in --help. A `given` parameter of `func`, if it has
+    one, receives the names of the fields the user typed on the command line (what a resumed run
+    is asked to change)."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         _options, *own = inspect.signature(func, eval_str=True).parameters.values()
+        wants_given = any(p.name == "given" for p in own)
+        own = [p for p in own if p.name != "given"]
         fields = config_parameters(cls, deferred)
         names = [p.name for p in fields]
         clash = sorted({p.name for p in own} & set(names))
         if clash:
             raise TypeError(f"{func.__name__}: {', '.join(clash)} are already fields of {cls.__name__}")
+        context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
 
-        def command(**values: Any) -> Any:
-            return func({name: values.pop(name) for name in names}, **values)
+        def command(ctx: typer.Context, **values: Any) -> Any:
+            options = {name: values.pop(name) for name in names}
+            if wants_given:
+                sources = {name: ctx.get_parameter_source(name) for name in names}
+                values["given"] = tuple(
+                    n for n, s in sources.items() if s is not None and s.name == "COMMANDLINE"
+                )
+            return func(options, **values)
 
         command.__name__, command.__qualname__ = func.__name__, func.__qualname__
         command.__doc__, command.__module__ = func.__doc__, func.__module__
-        command.__signature__ = inspect.Signature([*own, *fields])  # type: ignore[attr-defined]
+        setattr(command, "__signature__", inspect.Signature([context, *own, *fields]))  # noqa: B010
         return command
 
     return decorate

@@ -159,6 +159,23 @@ class ImageTrainConfig:
         if cfg.minibatch_std < 0 or cfg.minibatch_std == 1:
             raise GenlabError(f"--minibatch-std {cfg.minibatch_std}: use 0 (off) or a group of 2 or more")
         parse_d_augment(cfg.d_augment)
+        for name in ("latent_dim", "epochs", "base_width", "max_width", "log_every"):
+            if getattr(cfg, name) < 1:
+                raise GenlabError(
+                    f"--{name.replace('_', '-')} {getattr(cfg, name)}: use a whole number of at least 1"
+                )
+        for name in ("lr", "lr_d"):
+            if not getattr(cfg, name) > 0:
+                raise GenlabError(
+                    f"--{name.replace('_', '-')} {getattr(cfg, name)}: a learning rate must be above 0"
+                )
+        for name in ("max_steps", "time_budget", "threads"):
+            if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
+                raise GenlabError(
+                    f"--{name.replace('_', '-')} {getattr(cfg, name)}: use a positive number, or leave it out"
+                )
+        if not 0.0 <= cfg.dropout < 1.0:
+            raise GenlabError(f"--dropout {cfg.dropout}: use a fraction in [0, 1)")
         if cfg.batch_size < 2:
             raise GenlabError(f"--batch-size {cfg.batch_size}: use at least 2 (batch norm needs a batch)")
         return cfg
