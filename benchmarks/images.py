@@ -1,6 +1,6 @@
 """Image models: training throughput at 64x64, achieved GFLOP/s, and the default runs on CryptoPunks.
 
-    flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images            # everything (~10 min)
+    flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images            # everything (~20 min)
     .venv/bin/python -m benchmarks.images --skip-train                            # throughput only
 
 Throughput: one full training step (forward, backward, optimizer; for the GAN a discriminator and
@@ -9,8 +9,9 @@ counted by torch's FlopCounterMode on the same step (convolutions and matmuls, f
 backward), so GFLOP/s is directly comparable with the machine's measured fp32 matmul rate.
 
 Default runs: `train_images` with the defaults of each model on punks (32x32), timed end to end,
-into runs/bench-images/MODEL; then, when genlab's evaluation is available, FID/KID/precision/recall
-in the punks attribute-classifier feature space beside the real-vs-real floor.
+into runs/bench-images/MODEL, and the time to generate 1,000 images from each; then, when genlab's
+evaluation is available, FID/KID/precision/recall in the punks attribute-classifier feature space
+beside the real-vs-real floor.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import matmul_gflops, write_results
 from genlab.core.rundir import RunDir
 from genlab.images.config import ImageTrainConfig
-from genlab.images.runs import split_indices
+from genlab.images.runs import generate, split_indices
 from genlab.images.train import ImageTrainer, train_images
 
 RUNS = Path("runs/bench-images")
@@ -36,7 +37,9 @@ SPEED_CASES = [
     ("vae", {}),
     ("gan", {}),
     ("gan", {"base_width": 64, "latent_dim": 100, "max_width": 512}),  # the classic DCGAN widths
+    ("diffusion", {}),
 ]
+MODELS = ("cae", "vae", "gan", "diffusion")
 
 
 def _trainer(model: str, overrides: dict[str, Any], tmp: Path, batch: int = 64) -> ImageTrainer:
@@ -64,7 +67,7 @@ def throughput(model: str, overrides: dict[str, Any], tmp: Path, steps: int = 6)
     seconds = (time.perf_counter() - start) / steps
     params = sum(p.numel() for p in trainer.model.parameters())
     cfg = trainer.cfg
-    name = f"{model.upper()} w{cfg.base_width} z{cfg.latent_dim}"
+    name = f"{model.upper()} w{cfg.base_width}" + ("" if model == "diffusion" else f" z{cfg.latent_dim}")
     return {
         "case": f"{name} step @64x64 b64",
         "params (M)": params / 1e6,
@@ -91,7 +94,11 @@ def default_run(model: str, evaluate: bool, eval_n: int) -> dict[str, Any]:
         "steps": epochs[-1]["step"],
         "train wall (s)": wall,
     }
-    if model != "gan":
+    # sampling: a diffusion model runs its sampler (--sample-steps network calls or more) per image
+    start = time.perf_counter()
+    generate(run.path, n=1000, seed=0)
+    row["sample s / 1000"] = time.perf_counter() - start
+    if model in ("cae", "vae"):
         from genlab.images.figures import reconstruction_figure
 
         _, scores = reconstruction_figure(run)
@@ -134,11 +141,11 @@ def main() -> None:
             rows.append(row)
             print(row, flush=True)
     if not args.skip_train:
-        for model in ("cae", "vae", "gan"):
+        for model in MODELS:
             rows.append(default_run(model, evaluate=not args.no_eval, eval_n=args.eval_n))
             print(rows[-1], flush=True)
     columns = ["case", "params (M)", "GFLOP/image", "images/s", "GFLOP/s", "% of matmul"]
-    columns += ["epochs", "steps", "train wall (s)", "held-out MSE", "held-out PSNR (dB)"]
+    columns += ["epochs", "steps", "train wall (s)", "sample s / 1000", "held-out MSE", "held-out PSNR (dB)"]
     columns += ["FID", "FID floor", "KID", "precision", "recall"]
     columns = [c for c in columns if any(c in r for r in rows)]
     notes = (
@@ -146,7 +153,8 @@ def main() -> None:
         "Step rows: one full training step on random 64x64x3 batches of 64; FLOPs counted with "
         "torch's FlopCounterMode (forward + backward), GFLOP/image = FLOPs per step / 64. "
         "Default rows: `genlab images train --model M --data punks` with no other option, wall time "
-        "including data loading and per-epoch sample grids; MSE/PSNR over the 500 held-out punks; "
+        "including data loading and per-epoch sample grids; sample s / 1000: `generate` of 1,000 images "
+        "(diffusion: its default sampler and steps); MSE/PSNR over the 500 held-out punks; "
         "FID/KID/precision/recall in the punks attribute-classifier feature space against real punks, "
         "the floor being real-vs-real between two disjoint halves."
     )

@@ -19,7 +19,7 @@ from genlab.images import cli as images_cli
 from genlab.images.config import ImageTrainConfig
 
 FAMILIES = [(images_cli.app, ImageTrainConfig), (arith_cli.app, ArithConfig)]
-OWN = {"out", "resume", "help"}  # the train commands' own options, not config fields
+OWN = {"out", "resume", "nproc", "help"}  # the train commands' own options, not config fields
 
 
 def train_options(cli_app: typer.Typer) -> dict:

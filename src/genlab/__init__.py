@@ -2,5 +2,6 @@
 
 from genlab.core.errors import GenlabError
 
+# the one place the version is written: pyproject.toml reads it from here ([tool.setuptools.dynamic])
 __version__ = "0.1.0"
 __all__ = ["GenlabError", "__version__"]

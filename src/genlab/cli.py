@@ -1,4 +1,4 @@
-"""The `genlab` command line: `genlab data|images|arith ...`, `genlab demo`, `genlab report`.
+"""The `genlab` command line: `genlab data|images|arith ...`, `genlab demo`, `genlab report`, `genlab serve`.
 
 Each command group lives in its own module; heavy imports (torch, matplotlib) happen inside
 commands so that `genlab --help` answers at once.
@@ -32,8 +32,14 @@ app.add_typer(arith_cli.app, name="arith")
 
 
 def _version(value: bool) -> None:
+    """`genlab --version`: genlab's version, torch's, and the device training would pick."""
     if value:
-        typer.echo(f"genlab {__version__}")
+        # imported here: torch takes seconds to import, and only --version needs it
+        import torch
+
+        from genlab.core.device import pick_device
+
+        typer.echo(f"genlab {__version__} (torch {torch.__version__}, device {pick_device('auto')})")
         raise typer.Exit()
 
 
@@ -41,7 +47,11 @@ def _version(value: bool) -> None:
 def root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Show genlab's version, torch's and the device it would use.",
     ),
 ) -> None:
     from genlab.core.progress import set_quiet
@@ -138,6 +148,25 @@ def demo(
 
     path = run_demo(out, quick=quick)
     typer.echo(f"report: {path.resolve()}")
+
+
+@app.command()
+def serve(
+    runs: list[Path] = typer.Argument(..., help="Trained runs (image or arith) to put on the page."),
+    port: int = typer.Option(8000, help="Port to listen on; 0 picks a free one."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on; the default is this machine only."),
+) -> None:
+    """A local web page to play with trained runs: sample, interpolate, reconstruct, ask, draw a query."""
+    from genlab.serve.server import host_warning, serve_until_interrupted, start_server
+
+    warning = host_warning(host)
+    if warning:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
+    server = start_server(runs, host, port)
+    names = ", ".join(server.playground.runs)
+    typer.echo(f"genlab serve: {server.url} ({names}); Ctrl-C stops")
+    serve_until_interrupted(server)
+    typer.echo("stopped")
 
 
 def main() -> None:

@@ -171,7 +171,8 @@ def _is_eval(record: dict[str, Any]) -> bool:
 
 
 def _eval_records(run: RunDir) -> list[dict[str, Any]]:
-    return [r for r in run.metrics() if _is_eval(r)]
+    """The run's evaluations of its inference weights (not of a numbered checkpoint, `--checkpoint`)."""
+    return [r for r in run.metrics() if _is_eval(r) and r.get("checkpoint", "best") == "best"]
 
 
 def _training_records(run: RunDir) -> list[dict[str, Any]]:

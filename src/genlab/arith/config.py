@@ -96,6 +96,23 @@ class ArithConfig:
         50, "Validate and checkpoint after the epoch that passes this many steps (and after the last)."
     )
     device: str = option("auto", "auto (cuda > mps > cpu) | cpu | cuda | mps.")
+    threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
+    precision: str = option(
+        "auto",
+        "auto, fp32, fp16 or bf16. auto: bf16 on GPUs that support it, else fp16 with gradient scaling; "
+        "fp32 on a CPU (reduced precision is refused there: far slower).",
+    )
+    compile: bool = option(
+        False, "torch.compile the model for training (a GPU speed-up; compiling takes a while)."
+    )
+    keep_every: int = option(
+        0,
+        "Also keep checkpoints/step_######.safetensors at the first checkpoint past every N steps, "
+        "besides best and last (0: none).",
+    )
+    tensorboard: bool = option(
+        False, "Also write TensorBoard event files into RUN/tb/ (needs: pip install 'genlab[tensorboard]')."
+    )
 
     @classmethod
     def for_task(cls, task: str, **overrides: Any) -> ArithConfig:
@@ -149,6 +166,13 @@ class ArithConfig:
             raise GenlabError(
                 f"--max-int {self.max_int} --ops {self.ops!r}: use --max-int >= 1 and ops from +-*"
             )
+        if self.keep_every < 0:
+            raise GenlabError(f"--keep-every {self.keep_every}: use 0 (only best and last) or a whole number")
+        if self.tensorboard:
+            # imported here, not at the top: `genlab --help` reads this module, and stays free of numpy
+            from genlab.core.tensorboard import check_tensorboard
+
+            check_tensorboard()
 
     @property
     def spec(self) -> ArithSpec:

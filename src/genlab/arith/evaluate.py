@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
 from genlab.arith.inference import answer_tokens, predict, render_cells, scores, to_input
 from genlab.arith.model import read_query_cells
 from genlab.arith.plots import plot_examples
-from genlab.arith.problem import ArithSpec, apply_op, strip
+from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, strip
 from genlab.arith.runs import KIND, load_config, load_model, task_data
 from genlab.core.errors import GenlabError
 from genlab.core.grid import save_image
@@ -127,28 +128,30 @@ def _example_rows(config, q, idx, pred_tokens, cells, pred_images, n: int) -> li
     return rows
 
 
-def read_query_image(path: str | Path, cells: int) -> np.ndarray:
+def read_query_image(path: str | Path | BinaryIO, cells: int, name: str | None = None) -> np.ndarray:
     """A photo or scan of a whole query -> float (cells, 28, 28) in [0, 1], MNIST-style.
 
     The image is split into `cells` equal cells side by side (any size; it is resized to a
     28 x 28*cells strip). Dark writing on a light background is inverted to MNIST's white on black.
+    `path` may be an open binary file; `name` is how error messages call it (default `--image PATH`).
     """
 
+    name = name or f"--image {path}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 gray = img.convert("L").resize((28 * cells, 28), Image.LANCZOS)
     except FileNotFoundError:
-        raise GenlabError(f"--image {path}: no such file") from None
+        raise GenlabError(f"{name}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise GenlabError(
-            f"--image {path} is far too large to be a photo of a query ({Image.MAX_IMAGE_PIXELS // 2:,} "
+            f"{name} is far too large to be a photo of a query ({Image.MAX_IMAGE_PIXELS // 2:,} "
             "pixels at most); use a smaller image"
         ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise GenlabError(
-            f"--image {path} is not a readable image ({exc.__class__.__name__}); use a PNG or JPEG"
+            f"{name} is not a readable image ({exc.__class__.__name__}); use a PNG or JPEG"
         ) from None
     strip_img = np.asarray(gray, dtype=np.float32) / 255  # (28, 28*cells)
     border = np.concatenate([strip_img[0], strip_img[-1], strip_img[:, 0], strip_img[:, -1]])
@@ -175,6 +178,75 @@ def align_cells(cells: np.ndarray, read: str, spec: ArithSpec) -> np.ndarray:
     return np.stack([blank if i is None else cells[i] for i in order])
 
 
+class Answerer:
+    """One arith run loaded once, answering queries without writing anything (ask_arith, genlab serve).
+
+    `answer(query="81+24")` writes a typed query as the run expects it (text, or test-pool
+    handwriting for image-input runs); `answer(cells=...)` takes a user's cells, float (Tq, 28, 28)
+    in [0, 1] (from `read_query_image`). Not thread-safe: callers serialize calls per instance.
+    """
+
+    def __init__(self, run: RunDir | str | Path, device: str = "cpu") -> None:
+        self.run = run if isinstance(run, RunDir) else RunDir.open(run, KIND)
+        self.config = load_config(self.run)
+        self.spec = self.config.spec
+        self.device = device
+        self.model = load_model(self.run, device=device)
+        self.in_image = self.model.spec.input_kind == "image"
+        self.out_image = self.model.spec.output_kind == "image"
+        needs_reader = self.in_image or self.out_image
+        self.classifier = classifier_for(self.config) if needs_reader else None
+
+    @cached_property
+    def handwriting(self) -> tuple[GlyphBank, str]:
+        """The test-pool handwriting (never trained on) typed queries are written with, and its source."""
+        config = self.config
+        _, test_bank, source = glyph_banks(
+            self.spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
+        )
+        return test_bank, source
+
+    def read(self, cells: np.ndarray) -> str:
+        """The glyph classifier's reading of float cells (L, 28, 28), one character per cell."""
+        return self.spec.decode(read_cells(self.classifier, torch.from_numpy(cells))[None])[0]
+
+    def answer(self, query: str | None = None, cells: np.ndarray | None = None) -> dict[str, Any]:
+        """{"query", "answer", ...} with arrays: "query_cells" float (Tq, 28, 28), the cells the model
+        read (image-input runs), and "answer_cells" float (Ta, 28, 28), its drawn answer (image outputs)."""
+        spec = self.spec
+        result: dict[str, Any] = {}
+        if cells is not None:
+            if not self.in_image:
+                raise GenlabError(f"{self.run.path} is a {self.config.task} run: it reads text queries")
+            read = self.read(cells)
+            cells = align_cells(cells, read, spec)
+            result["query"] = read.replace(" ", "")
+            result["query_read_by_glyph_classifier"] = read
+        else:
+            a, op, b = spec.parse(query or "")
+            text = spec.pad_query(a, op, b)
+            result["query"] = f"{a}{op}{b}"
+            result["true_answer"] = str(int(apply_op(np.array([a]), np.array([op]), np.array([b]))[0]))
+            tokens = spec.encode([text], spec.query_len)
+            if self.in_image:
+                bank, result["mnist_source"] = self.handwriting
+                cells_u8 = bank.render(tokens, np.random.default_rng(zlib.crc32(text.encode())))[0]
+                cells = cells_u8.astype(np.float32) / 255
+        if cells is not None:
+            result["query_cells"] = cells
+            x = torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
+        else:
+            x = torch.from_numpy(tokens)
+        pred = predict(self.model, x, device=self.device)
+        if self.out_image:
+            result["answer_cells"] = pred[0]
+            result["answer"] = spec.decode(answer_tokens(self.model, pred, self.classifier))[0].strip()
+            result["answer_means"] = "what the glyph classifier reads in the generated image"
+        else:
+            result["answer"] = spec.decode(pred)[0].strip()
+        return result
+
+
 def ask_arith(
     run: RunDir | str,
     query: str | None = None,
@@ -189,49 +261,25 @@ def ask_arith(
     back by the glyph classifier. Returns {"query", "answer", and the PNG paths written}.
     """
 
-    run = run if isinstance(run, RunDir) else RunDir.open(run, KIND)
-    config = load_config(run)
-    spec = config.spec
-    model = load_model(run, device=device)
-    result: dict[str, Any] = {}
-    in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
-    classifier = classifier_for(config) if (in_image or out_image) else None
-    if image is not None:
-        if not in_image:
-            raise GenlabError(f"{run.path} is a {config.task} run: it reads text queries, not --image")
-        cells = read_query_image(image, spec.query_len)
-        read = spec.decode(read_cells(classifier, torch.from_numpy(cells))[None])[0]
-        cells = align_cells(cells, read, spec)
-        result["query"] = read.replace(" ", "")
-        result["query_read_by_glyph_classifier"] = read
-        x = torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
-    else:
-        a, op, b = spec.parse(query or "")
-        text = spec.pad_query(a, op, b)
-        result["query"] = f"{a}{op}{b}"
-        result["true_answer"] = str(int(apply_op(np.array([a]), np.array([op]), np.array([b]))[0]))
-        tokens = spec.encode([text], spec.query_len)
-        if in_image:
-            _, test_bank, source = glyph_banks(
-                spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
-            )
-            result["mnist_source"] = source
-            cells_u8 = test_bank.render(tokens, np.random.default_rng(zlib.crc32(text.encode())))[0]
-            path = run.samples_dir / f"ask-query-{_slug(text)}.png"
-            result["query_png"] = str(save_image(strip(cells_u8), path, scale=4))
-            x = torch.from_numpy(cells_u8).float().div_(255)[None]
-        else:
-            x = torch.from_numpy(tokens)
-    pred = predict(model, x, device=device)
-    if out_image:
+    answerer = Answerer(run, device)
+    run, spec = answerer.run, answerer.spec
+    if image is not None and not answerer.in_image:
+        raise GenlabError(f"{run.path} is a {answerer.config.task} run: it reads text queries, not --image")
+    cells = read_query_image(image, spec.query_len) if image is not None else None
+    result = answerer.answer(query, cells)
+    query_cells, answer_cells = result.pop("query_cells", None), result.pop("answer_cells", None)
+    if image is None and query_cells is not None:  # the handwriting the typed query was written in
+        path = run.samples_dir / f"ask-query-{_slug(spec.pad_query(*spec.parse(query or '')))}.png"
+        result["query_png"] = _save_cells(query_cells, path)
+    if answer_cells is not None:
         path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
-        result["answer_png"] = str(save_image(np.rint(strip(pred[0]) * 255).astype(np.uint8), path, scale=4))
-        tokens_out = answer_tokens(model, pred, classifier)
-        result["answer"] = spec.decode(tokens_out)[0].strip()
-        result["answer_means"] = "what the glyph classifier reads in the generated image"
-    else:
-        result["answer"] = spec.decode(pred)[0].strip()
+        result["answer_png"] = _save_cells(answer_cells, path)
     return result
+
+
+def _save_cells(cells: np.ndarray, path: Path) -> str:
+    """Float cells (L, 28, 28) in [0, 1] -> one PNG strip, enlarged 4x; returns its path."""
+    return str(save_image(np.rint(strip(cells) * 255).astype(np.uint8), path, scale=4))
 
 
 def _slug(text: str) -> str:

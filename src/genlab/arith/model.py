@@ -167,7 +167,11 @@ class Seq2Seq(nn.Module):
         top = (state[0][-1], state[1][-1]) if isinstance(state, tuple) else state[-1]  # (B, H) each
         n = self.spec.dec_layers
         if isinstance(top, tuple):
-            init: State = tuple(t.unsqueeze(0).repeat(n, 1, 1).contiguous() for t in top)  # type: ignore[assignment]
+            h, c = top
+            init: State = (
+                h.unsqueeze(0).repeat(n, 1, 1).contiguous(),
+                c.unsqueeze(0).repeat(n, 1, 1).contiguous(),
+            )
             context = top[0]
         else:
             init, context = top.unsqueeze(0).repeat(n, 1, 1).contiguous(), top
@@ -257,9 +261,18 @@ class Seq2Seq(nn.Module):
             previous = step.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step)
         return torch.stack(logits, 1)
 
-    def forward(self, query: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-        state, context, memory = self.encode(self.embed_query(query))
-        return self.decode(state, context, memory, target)
+    def forward(
+        self,
+        query: torch.Tensor,
+        target: torch.Tensor | None = None,
+        cell_probs: bool = False,
+        with_aux: bool = False,
+    ) -> Any:
+        """Teacher-forced logits for `target` (greedy decoding without one); `cell_probs` as in
+        `predict`; `with_aux` also returns the image head's auxiliary character logits."""
+        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
+        state, context, memory = self.encode(embedded)
+        return self.decode(state, context, memory, target, with_aux=with_aux)
 
     @torch.inference_mode()
     def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:

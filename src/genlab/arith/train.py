@@ -30,11 +30,13 @@ from genlab.arith.inference import validator
 from genlab.arith.model import Seq2Seq, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split
 from genlab.arith.runs import KIND, load_config, model_spec, task_data
-from genlab.core.device import pick_device
+from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
+from genlab.core.distributed import SINGLE, Ranks, barrier, check_batch, mean_over_ranks, setup, shard, wrap
 from genlab.core.errors import GenlabError
 from genlab.core.progress import progress, say
-from genlab.core.rundir import RunDir
+from genlab.core.rundir import ReplicaRun, RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
+from genlab.core.tensorboard import TensorBoard
 from genlab.core.training import Diverged, check_finite_loss, check_finite_weights
 
 FEATURE_AUGMENTS = 8  # augmented copies of every train-pool cell in the frozen-CNN feature bank
@@ -67,8 +69,11 @@ def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> tor
 class Batches:
     """Turns query indices into model inputs and targets for one task, drawing fresh handwriting."""
 
-    def __init__(self, config: ArithConfig, data: TaskData, model: Seq2Seq, device: torch.device) -> None:
+    def __init__(
+        self, config: ArithConfig, data: TaskData, model: Seq2Seq, device: torch.device, net: Any = None
+    ) -> None:
         self.config, self.data, self.model, self.device = config, data, model, device
+        self.net = model if net is None else net  # what a training step calls (DDP around the model)
         self.in_image = model.spec.input_kind == "image"
         self.out_image = model.spec.output_kind == "image"
         self.features = None
@@ -81,7 +86,7 @@ class Batches:
 
     def make(
         self, idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator
-    ) -> tuple[Any, torch.Tensor]:
+    ) -> tuple[Any, torch.Tensor, torch.Tensor]:
         q = self.data.queries
         qtok, atok = q.query_tokens[idx], q.answer_tokens[idx]
         if not self.in_image:
@@ -107,12 +112,7 @@ class Batches:
 
     def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         kind, value = x
-        if kind == "features":
-            embedded = self.model.embed_cell_features(value)
-        else:
-            embedded = self.model.embed_query(value)
-        state, context, memory = self.model.encode(embedded)
-        return self.model.decode(state, context, memory, y, with_aux=self.out_image)
+        return self.net(value, y, cell_probs=kind == "features", with_aux=self.out_image)
 
 
 AUX_WEIGHT = 0.1
@@ -167,14 +167,17 @@ def fit(
     validate: Validate,
     pos: Position,
     resumed: bool,
+    ranks: Ranks = SINGLE,
 ) -> Position:
     """The training loop: epochs of optimizer steps, a validation (the callback) and a checkpoint
     every `eval_every` steps and after the last epoch. Knows nothing of how answers are scored."""
     params = [p for p in model.parameters() if p.requires_grad]
+    scaler = grad_scaler(batches.device, config.precision)
     train_idx = batches.data.split.train
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     out_text = model.spec.output_kind == "text"
     bar = progress(total=pos.planned_epochs * steps_per_epoch, initial=pos.step, desc=f"train {config.task}")
+    tb = TensorBoard(run.path / "tb", enabled=config.tensorboard and ranks.is_main)  # off: a no-op
     last_val_step = pos.step
     start_epoch = pos.epoch
     total_loss, total_right, seen = 0.0, 0, 0  # since the last validation
@@ -186,16 +189,19 @@ def fit(
         model.train()
         # (1) one epoch of steps
         for i in range(0, len(order), config.batch_size):
-            idx = order[i : i + config.batch_size]
+            idx = shard(order[i : i + config.batch_size], ranks)  # this process's part of the batch
             for group in opt.param_groups:
                 group["lr"] = _lr_at(pos.step, pos.planned_epochs * steps_per_epoch, config.lr)
             x, y, tokens = batches.make(idx, rng, gen)
-            logits = batches.logits(x, y)
-            loss = loss_fn(logits, y, not out_text, tokens)
+            with autocast(batches.device, config.precision):
+                logits = batches.logits(x, y)
+                loss = loss_fn(logits, y, not out_text, tokens)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             pos.step += 1
             check_finite_loss("loss", loss.item(), pos.step)
             total_loss += loss.item() * len(idx)
@@ -228,12 +234,14 @@ def fit(
                 say(f"time budget {config.time_budget:.0f}s: {fit_epochs} epochs, not {pos.planned_epochs}")
                 pos.planned_epochs = fit_epochs
                 bar.total = pos.planned_epochs * steps_per_epoch
+        train = {"train_loss": total_loss / seen}
+        if out_text:
+            train["train_acc_teacher_forced"] = total_right / seen
         record = {
             "type": "validation",
             "epoch": pos.epoch + 1,
             "step": pos.step,
-            "train_loss": total_loss / seen,
-            **({"train_acc_teacher_forced": total_right / seen} if out_text else {}),
+            **mean_over_ranks(train, ranks),
             **val,
             "lr": opt.param_groups[0]["lr"],
             "seconds": round(pos.elapsed, 2),
@@ -242,10 +250,12 @@ def fit(
         # (3) checkpoint: the best weights by validation, and the resume point
         check_finite_weights(model, pos.step)
         run.append_metrics(record)
+        tb.scalars(pos.step, record, "validation")
         if val["val_acc"] >= pos.best:
             pos.best = val["val_acc"]
             run.save_weights(model, "model")
         run.save_checkpoint(model, {"optimizer": opt.state_dict(), "rng": rng_state(), **_stored(pos)})
+        run.save_numbered(model, "step", pos.step, config.keep_every)  # checkpoints/step_######
         pos.epoch += 1
     bar.close()
     return pos
@@ -263,7 +273,10 @@ def _stored(pos: Position) -> dict[str, Any]:
 
 
 # options a resumed run may change: its schedule and where it runs
-RESUMABLE = ("steps", "epochs", "time_budget", "device")
+RESUMABLE = (
+    "steps", "epochs", "time_budget", "device", "threads", "precision", "compile",
+    "keep_every", "tensorboard",
+)  # fmt: skip
 
 
 def train_arith(
@@ -273,10 +286,14 @@ def train_arith(
 
     On resume the run's stored config is used; `changed` names the options the caller set, of which
     the schedule (`steps`, `epochs`) and the run options can change: a longer schedule extends the
-    run. The run is locked while it trains.
+    run. The run is locked while it trains. Under torchrun every process calls this; rank 0 writes
+    the run, the others hold a ReplicaRun.
     """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    ranks, device = setup(pick_device(config.device))
     if resume:
-        run = RunDir.open(out, KIND).lock()
+        run = RunDir.open(out, KIND).lock() if ranks.is_main else ReplicaRun.open(out, KIND)
         try:
             config = _resumed_config(run, config, changed)
             checkpoint = run.load_checkpoint()
@@ -284,15 +301,21 @@ def train_arith(
                 raise GenlabError(
                     f"{run.path} has no checkpoint to resume from: train it again without --resume"
                 )
-            return _train_locked(config, run, checkpoint)
+            return _train_locked(config, run, checkpoint, ranks, device)
         finally:
             run.unlock()
     config.validate()
-    data = task_data(config)  # a bad --train-frac fails here, before anything is written
-    run = RunDir.create(out, KIND, {**asdict(config), "model": model_spec(config).to_dict()}, lock=True)
+    resolve_precision(config.precision, device)  # a refused precision fails before anything is written
+    if ranks.is_main:  # rank 0 prepares data and trains the glyph reader (cached) before the others
+        data = task_data(config)  # a bad --train-frac fails here, before anything is written
+        run = RunDir.create(out, KIND, {**asdict(config), "model": model_spec(config).to_dict()}, lock=True)
+    barrier(ranks)
+    if not ranks.is_main:
+        data, run = task_data(config), ReplicaRun(out)
     try:
-        save_split(run.path / "split.npz", data.split)
-        return _train_locked(config, run, None, data)
+        if ranks.is_main:
+            save_split(run.path / "split.npz", data.split)
+        return _train_locked(config, run, None, ranks, device, data)
     finally:
         run.unlock()
 
@@ -323,14 +346,12 @@ def _train_locked(
     config: ArithConfig,
     run: RunDir,
     checkpoint: tuple[dict[str, torch.Tensor], dict[str, Any]] | None,
+    ranks: Ranks,
+    device: torch.device,
     data: TaskData | None = None,
 ) -> RunDir:
     resumed = checkpoint is not None
-    if run.has_checkpoint() is False and data is None:
-        raise GenlabError(
-            f"{run.path} has no saved checkpoint to resume from: train it again without --resume"
-        )
-    device = pick_device(config.device)
+    check_batch(config.batch_size, ranks)
     seed_everything(config.seed)
     mspec = model_spec(config)
     model = Seq2Seq(mspec)
@@ -347,7 +368,8 @@ def _train_locked(
         model.cell_encoder.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    batches = Batches(config, data, model, device)
+    net = compiled(wrap(model, ranks, device, find_unused=True), config.compile)
+    batches = Batches(config, data, model, device, net)
 
     steps_per_epoch = math.ceil(len(data.split.train) / config.batch_size)
     planned = config.epochs or max(1, math.ceil(config.steps / steps_per_epoch))
@@ -355,7 +377,7 @@ def _train_locked(
     if checkpoint is not None:
         state = checkpoint[1]
         opt.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
+        set_rng_state(state["rng"])  # only dropout draws from it: the same on every rank
         pos = Position(
             state["epoch"] + 1, state["step"], state["best"], state["planned_epochs"], state["elapsed"]
         )
@@ -370,7 +392,8 @@ def _train_locked(
     )
     saved = f"the checkpoint of step {pos.step}" if resumed else "nothing yet"
     try:
-        pos = fit(model, batches, opt, config, run, validator(data, config, device), pos, resumed=resumed)
+        validate = validator(data, config, device)
+        pos = fit(model, batches, opt, config, run, validate, pos, resumed=resumed, ranks=ranks)
     except Diverged as exc:
         kept = (
             f"the last good checkpoint (step {run.load_state()['step']}) is kept in {run.path}"

@@ -1,4 +1,4 @@
-"""Device choice (cuda > mps > cpu unless forced) and mixed precision that is only used on CUDA."""
+"""Device choice (cuda > mps > cpu unless forced), mixed precision on GPUs, and torch.compile."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import platform
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -32,18 +33,55 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """auto: bf16 on a GPU that supports it, else fp16 (with gradient scaling) on CUDA; fp32 elsewhere."""
+    if name not in PRECISIONS:
+        raise GenlabError(f"--precision {name!r}: use one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        if device.type != "cuda":
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and name != "fp32":
+        raise GenlabError(
+            f"--precision {name} on a CPU: reduced precision is far slower than fp32 there (no fast "
+            "half-precision matmul units); use --precision fp32 or auto"
+        )
+    return name
+
+
 @contextlib.contextmanager
-def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
-    """fp16 autocast on CUDA; a no-op elsewhere (bf16 on these CPUs is ~170x slower than fp32)."""
-    if enabled and device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.float16):
-            yield
-    else:
+def autocast(device: torch.device, precision: str = "auto") -> Iterator[None]:
+    """Mixed precision (autocast) for fp16/bf16 on a GPU; a no-op for fp32."""
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32":
+        yield
+        return
+    dtype = torch.float16 if resolved == "fp16" else torch.bfloat16
+    with torch.autocast(device.type, dtype=dtype):
         yield
 
 
-def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
-    return torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+def grad_scaler(device: torch.device, precision: str = "auto") -> torch.amp.GradScaler:
+    """Gradient scaling, needed only for fp16 (bf16 has fp32's exponent range)."""
+    enabled = resolve_precision(precision, device) == "fp16"
+    return torch.amp.GradScaler(device.type if device.type == "cuda" else "cpu", enabled=enabled)
+
+
+def compiled(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """torch.compile(module) when asked; the uncompiled module keeps the weights that are saved."""
+    return cast(torch.nn.Module, torch.compile(module)) if enabled else module
+
+
+def device_name(device: torch.device) -> str:
+    """'cuda (NVIDIA H200)', 'cpu (AMD EPYC ..., 2 cores)': what a report names as the machine."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
+    return device.type
 
 
 def cpu_name() -> str:

@@ -8,6 +8,8 @@
                            loaded with weights_only=True
       metrics.jsonl        one JSON record per line, each with a "type"
       samples/ figures/    images written during training and evaluation
+      checkpoints/         epoch_###.safetensors / step_######.safetensors kept by --keep-every N
+      tb/                  TensorBoard event files, with --tensorboard (metrics.jsonl stays the record)
       .lock                held by the process that trains the run
 
 Every file is written atomically. The resume point is one file (state.pt, written after
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,9 +46,13 @@ FORMAT = 1
 
 
 TRAINING_RECORDS = ("train", "epoch", "validation")
+# digits of the numbered checkpoints kept by --keep-every: checkpoints/epoch_012, checkpoints/step_001500
+NUMBER_WIDTH = {"epoch": 3, "step": 6}
 
 
 class RunDir:
+    writes = True  # False for the read-only view other data-parallel ranks hold (ReplicaRun)
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock_fd: int | None = None
@@ -266,6 +273,48 @@ class RunDir:
             weights = self.load_weights("last")
         return weights, state
 
+    # -- numbered checkpoints (--keep-every) --------------------------------------------------
+
+    def save_numbered(self, model: torch.nn.Module, unit: str, number: int, every: int) -> Path | None:
+        """Keep checkpoints/{unit}_{number}.safetensors (epoch_012, step_001500: weights only, for
+        sampling and evaluation) at the first call at or past each multiple of `every` since the last
+        one kept: epochs 2, 4, 6 with every 2; for steps, the first checkpoint after each 500 with
+        every 500. `every` 0 keeps none. The resume point stays state.pt. Returns the path written."""
+        if every <= 0 or number < every:
+            return None
+        kept = [n for u, n in self._numbered() if u == unit and n < number]
+        if kept and number // every <= max(kept) // every:
+            return None
+        return self.save_weights(model, f"checkpoints/{unit}_{number:0{NUMBER_WIDTH[unit]}d}")
+
+    def numbered_checkpoints(self) -> list[str]:
+        """The labels of the kept numbered checkpoints, oldest first: ['epoch_002', 'epoch_004']."""
+        return [f"{u}_{n:0{NUMBER_WIDTH[u]}d}" for u, n in self._numbered()]
+
+    def _numbered(self) -> list[tuple[str, int]]:
+        folder = self.path / "checkpoints"
+        found = (re.fullmatch(r"(epoch|step)_(\d+)", p.stem) for p in folder.glob("*.safetensors"))
+        return sorted((m[1], int(m[2])) for m in found if m)
+
+    def weights_name(self, checkpoint: str = "best") -> str:
+        """The weights of `checkpoint` as a name for load_weights / load_into: 'best' (model), 'last',
+        or a kept label such as 'epoch_012' (or 'epoch_12'); an unknown label is a one-line error
+        that lists the run's checkpoints."""
+        if checkpoint in ("best", "last"):
+            return "model" if checkpoint == "best" else "last"
+        match = re.fullmatch(r"(epoch|step)_?(\d+)", checkpoint.strip())
+        if match:
+            name = f"checkpoints/{match[1]}_{int(match[2]):0{NUMBER_WIDTH[match[1]]}d}"
+            if self.has_weights(name):
+                return name
+        available = [c for c, n in (("best", "model"), ("last", "last")) if self.has_weights(n)]
+        available += self.numbered_checkpoints()
+        raise GenlabError(
+            f"{self.path} has no checkpoint {checkpoint!r}: use "
+            + (f"one of {', '.join(available)}" if available else "a trained run")
+            + " (numbered ones are kept by training with --keep-every N)"
+        )
+
     # -- metrics and outputs ------------------------------------------------------------
 
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -332,3 +381,37 @@ class RunDir:
         path = self.path / "figures"
         path.mkdir(exist_ok=True)
         return path
+
+
+class ReplicaRun(RunDir):
+    """The run as seen by data-parallel ranks other than 0: it reads like the run, writes nothing.
+
+    Only rank 0 writes a run directory; the other ranks train the same model on other shards of
+    each batch and hand it their run object of this class, so the loops need no rank checks.
+    """
+
+    def write_config(self, kind: str, config: dict[str, Any]) -> None:
+        pass
+
+    def save_weights(self, module_or_state: Any, name: str = "model") -> Path:
+        return self.weights_path(name)
+
+    def save_checkpoint(self, model: torch.nn.Module, state: dict[str, Any]) -> None:
+        pass
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        pass
+
+    def trim_metrics(self, step: int) -> None:
+        pass
+
+    def lock(self) -> RunDir:
+        return self
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / "figures"

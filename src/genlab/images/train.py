@@ -1,10 +1,10 @@
-"""Training CAE, VAE and GAN image models: one loop, checkpoints, exact resume, NaN guard, Ctrl-C.
+"""Training CAE, VAE, GAN and diffusion image models: one loop, checkpoints, exact resume, NaN guard, Ctrl-C.
 
     run = train_images(ImageTrainConfig(model="gan", data="punks"), Path("runs/gan"))
     run = train_images(ImageTrainConfig(epochs=10), Path("runs/gan"), resume=True)  # continue
 
 What a run directory gets (see `genlab.core.rundir`):
-  model.safetensors  weights for inference: the best epoch by held-out loss (CAE/VAE); for the GAN,
+  model.safetensors  weights for inference: the best epoch by held-out loss (CAE/VAE/diffusion); for the GAN,
                      whose losses say little about quality, the latest end of epoch
   last.safetensors   the weights at the resume point; state.pt holds the optimizers, step, RNG state
   samples/epoch_###.png  decoded from one fixed latent batch after every epoch, to watch training
@@ -29,13 +29,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from genlab.core.device import autocast, grad_scaler, pick_device
+from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
+from genlab.core.distributed import (
+    SINGLE,
+    Ranks,
+    barrier,
+    check_batch,
+    gather_objects,
+    mean_over_ranks,
+    setup,
+    shard,
+    wrap,
+)
 from genlab.core.errors import GenlabError
 from genlab.core.grid import save_grid
 from genlab.core.paths import atomic_write_text
 from genlab.core.progress import progress, say
-from genlab.core.rundir import RunDir
+from genlab.core.rundir import ReplicaRun, RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
+from genlab.core.tensorboard import TensorBoard
 from genlab.core.training import Diverged, check_finite_weights
 from genlab.images.augment import augment_batch
 from genlab.images.autoencoders import reconstruction_loss, vae_loss
@@ -68,7 +80,10 @@ __all__ = [
 ]
 
 SAMPLE_GRID = 64  # images in each samples/epoch_###.png
-RUN_CONTROL = ("max_steps", "time_budget", "device", "threads", "log_every")
+RUN_CONTROL = (
+    "max_steps", "time_budget", "device", "threads", "log_every", "precision", "compile", "sync_batchnorm",
+    "keep_every", "tensorboard",
+)  # fmt: skip
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -79,12 +94,28 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 class ImageTrainer:
     """Holds the model, optimizers and position of one training run; `fit` runs the loop."""
 
-    def __init__(self, cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device) -> None:
-        self.cfg, self.run, self.device = cfg, run, device
+    def __init__(
+        self,
+        cfg: ImageTrainConfig,
+        run: RunDir,
+        images: np.ndarray,
+        device: torch.device,
+        ranks: Ranks = SINGLE,
+    ) -> None:
+        self.cfg, self.run, self.device, self.ranks = cfg, run, device, ranks
         self.train_x = torch.from_numpy(images[cfg.extra["train_idx"]]).permute(0, 3, 1, 2).contiguous()
         self.test_x = torch.from_numpy(images[cfg.extra["test_idx"]]).permute(0, 3, 1, 2).contiguous()
         # uint8 (N, C, H, W): 4x less memory than float; each batch is converted as it is drawn
         self.model = build_model(cfg).to(device)
+        # what the steps call: the model itself, or DistributedDataParallel around it (the GAN's two
+        # players each wrapped on their own), compiled if asked; self.model keeps the saved weights
+        if cfg.model == "gan":
+            self.g = compiled(wrap(self.model.generator, ranks, device, cfg.sync_batchnorm), cfg.compile)
+            self.d = compiled(wrap(self.model.discriminator, ranks, device, cfg.sync_batchnorm), cfg.compile)
+        elif cfg.model == "diffusion":  # the denoiser alone: its moving average is not trained
+            self.net = compiled(wrap(self.model.denoiser, ranks, device, cfg.sync_batchnorm), cfg.compile)
+        else:
+            self.net = compiled(wrap(self.model, ranks, device, cfg.sync_batchnorm), cfg.compile)
         self.ops = parse_augment(cfg.augment)
         self.d_ops = parse_d_augment(cfg.d_augment) if cfg.model == "gan" else ()
         if cfg.model == "gan":
@@ -93,11 +124,14 @@ class ImageTrainer:
                 torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas),
                 torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr_d, betas=betas),
             ]
+        elif cfg.model == "diffusion":
+            self.optimizers = [torch.optim.Adam(self.model.denoiser.parameters(), lr=cfg.lr)]
         else:
             self.optimizers = [torch.optim.Adam(self.model.parameters(), lr=cfg.lr)]
-        self.scaler = grad_scaler(device)
+        self.scaler = grad_scaler(device, cfg.precision)
         self.n_train = len(self.train_x)
-        self.batch_size = min(cfg.batch_size, self.n_train)
+        self.batch_size = min(cfg.batch_size, self.n_train)  # the global batch, over all processes
+        check_batch(self.batch_size, ranks)
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)  # drop the ragged last batch
         self.epoch, self.batch, self.step = 0, 0, 0
         self.best = math.inf
@@ -105,12 +139,15 @@ class ImageTrainer:
         self.checkpointed_epoch: int | None = None  # the epoch of the last checkpoint written or loaded
         self.fixed_z = latent_noise(SAMPLE_GRID, cfg.latent_dim, cfg.seed + 1)
         self._stop_requested = False
+        self.tb = TensorBoard(run.path / "tb", enabled=cfg.tensorboard and ranks.is_main)  # off: no-op
 
     # -- one optimisation step per model ------------------------------------------------------
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         if self.cfg.model == "gan":
             return self._gan_step(x)
+        if self.cfg.model == "diffusion":
+            return self._diffusion_step(x)
         return self._ae_step(x)
 
     def _beta(self) -> float:
@@ -119,17 +156,20 @@ class ImageTrainer:
             return self.cfg.beta
         return self.cfg.beta * min(1.0, (self.step + 1) / warmup_steps)
 
-    def _ae_losses(self, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    def _ae_losses(
+        self, x: torch.Tensor, beta: float, net: nn.Module | None = None
+    ) -> dict[str, torch.Tensor]:
+        net = self.net if net is None else net
 
         if self.cfg.model == "vae":
-            logits, mu, logvar = self.model(x)
+            logits, mu, logvar = net(x)
             return vae_loss(x, logits, mu, logvar, beta, self.cfg.likelihood, self.cfg.sigma)
-        loss = reconstruction_loss(x, self.model(x), self.cfg.recon_loss)
+        loss = reconstruction_loss(x, net(x), self.cfg.recon_loss)
         return {"loss": loss}
 
     def _ae_step(self, x: torch.Tensor) -> dict[str, float]:
         (opt,) = self.optimizers
-        with autocast(self.device):
+        with autocast(self.device, self.cfg.precision):
             losses = self._ae_losses(x, self._beta())
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
@@ -140,12 +180,26 @@ class ImageTrainer:
             stats["beta"] = self._beta()
         return stats
 
+    def _diffusion_step(self, x: torch.Tensor) -> dict[str, float]:
+        # noise each image to a random time t, learn to predict what was added (diffusion.py)
+        (opt,) = self.optimizers
+        with autocast(self.device, self.cfg.precision):
+            loss = self.model.loss(x, self.net)
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        self.scaler.update()
+        # samples come from the moving average, warmed up as the GAN's generator average is
+        decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        ema_update(self.model.denoiser_ema, self.model.denoiser, decay)
+        return {"loss": loss.item()}
+
     def _gan_step(self, real: torch.Tensor) -> dict[str, float]:
 
         real = real * 2 - 1  # the generator draws in [-1, 1]
         z = torch.randn(len(real), self.cfg.latent_dim, device=self.device)
-        with autocast(self.device):
-            fake = self.model.generator(z)  # (B, C, H, W), kept in the graph for the generator step
+        with autocast(self.device, self.cfg.precision):
+            fake = self.g(z)  # (B, C, H, W), kept in the graph for the generator step
         loss_d, real_logits, fake_logits = self.discriminator_step(real, fake)
         loss_g = self.generator_step(fake)
         self.scaler.update()
@@ -164,8 +218,8 @@ class ImageTrainer:
     ) -> tuple[float, torch.Tensor, torch.Tensor]:
         """One discriminator update on real vs *detached* fakes: no gradient reaches the generator."""
 
-        d, opt_d = self.model.discriminator, self.optimizers[1]
-        with autocast(self.device):
+        d, opt_d = self.d, self.optimizers[1]
+        with autocast(self.device, self.cfg.precision):
             real_logits = d(d_augment(real, self.d_ops))
             fake_logits = d(d_augment(fake.detach(), self.d_ops))
             loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
@@ -180,7 +234,7 @@ class ImageTrainer:
         d, opt_g = self.model.discriminator, self.optimizers[0]
         d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
         try:
-            with autocast(self.device):
+            with autocast(self.device, self.cfg.precision):
                 loss = generator_loss(d(d_augment(fake, self.d_ops)), self.cfg.gan_loss)
             opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -211,6 +265,7 @@ class ImageTrainer:
                 self.model.train()
                 while self.batch < self.steps_per_epoch:
                     idx = order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
+                    idx = shard(idx, self.ranks)  # this process's part of the global batch
                     x = to_float(self.train_x[idx].permute(0, 2, 3, 1)).to(self.device)  # (B, C, H, W)
                     x = augment_batch(x, self.ops)
                     stats = self.train_step(x)
@@ -226,11 +281,12 @@ class ImageTrainer:
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items() if k != "beta"}, refresh=False)
                     if self.step % cfg.log_every == 0:
-                        record = {k: v / count for k, v in sums.items()}
+                        record = mean_over_ranks({k: v / count for k, v in sums.items()}, self.ranks)
                         epoch = round(self.epoch + self.batch / self.steps_per_epoch, 3)
                         self.run.append_metrics(
                             {"type": "train", "epoch": epoch, "step": self.step, **record}
                         )
+                        self.tb.scalars(self.step, record, "train")
                         sums, count = {}, 0
                     self.elapsed = time.perf_counter() - start
                     reason = self._stop_reason(budget)
@@ -281,23 +337,33 @@ class ImageTrainer:
             record["test_loss"] = self.test_loss()
         images = decode_latents(self.model, self.model.prior_sample(self.fixed_z.to(self.device)))
         scale = max(1, 560 // (8 * (self.cfg.size + 2)))  # small images enlarged (nearest) to ~560 px
-        save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png", ncols=8, scale=scale)
+        if self.ranks.is_main:
+            save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png", ncols=8, scale=scale)
         self.run.append_metrics(record)
+        self.tb.scalars(self.step, record, "epoch")
+        self.tb.image(self.step, "samples", images.numpy())
         improved = record.get("test_loss", -self.step) < self.best
         if improved or not self.run.has_weights("model"):
             self.best = min(self.best, record.get("test_loss", -self.step))
             self.run.save_weights(self.model, "model")
+        if not partial:  # --keep-every: checkpoints/epoch_###.safetensors
+            self.run.save_numbered(self.model, "epoch", number, self.cfg.keep_every)
         self.model.train()
 
     def test_loss(self) -> float:
-        """Mean loss over the held-out images (VAE: full-beta negative ELBO, one fixed eps draw)."""
+        """Mean loss over the held-out images (VAE: full-beta negative ELBO, one fixed eps draw;
+        diffusion: the averaged denoiser's, at one fixed draw of times and noise)."""
         self.model.eval()
         total, n = 0.0, 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed + 2)
             for chunk in self.test_x.split(256):
                 x = to_float(chunk.permute(0, 2, 3, 1)).to(self.device)
-                total += float(self._ae_losses(x, self.cfg.beta)["loss"]) * len(x)
+                if self.cfg.model == "diffusion":
+                    loss = self.model.loss(x, self.model.denoiser_ema)
+                else:
+                    loss = self._ae_losses(x, self.cfg.beta, self.model)["loss"]
+                total += float(loss) * len(x)
                 n += len(x)
         return total / max(n, 1)
 
@@ -344,6 +410,8 @@ class ImageTrainer:
                 "optimizers": [opt.state_dict() for opt in self.optimizers],
                 "scaler": self.scaler.state_dict(),
                 "rng": rng_state(),
+                "rng_ranks": gather_objects(rng_state(), self.ranks) if self.ranks.parallel else None,
+                "world": self.ranks.world,
             },
         )
 
@@ -360,7 +428,13 @@ class ImageTrainer:
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
         self.best, self.elapsed = state["best"], state["elapsed"]
         self.checkpointed_epoch = self.epoch
-        set_rng_state(state["rng"])
+        per_rank = state.get("rng_ranks")
+        if per_rank and len(per_rank) == self.ranks.world:
+            set_rng_state(per_rank[self.ranks.rank])
+        elif self.ranks.is_main:
+            set_rng_state(state["rng"])
+        else:  # resumed on more processes than it was saved from: a fresh stream per extra rank
+            torch.manual_seed(self.cfg.seed * 7919 + self.step * 31 + self.ranks.rank)
 
 
 @contextlib.contextmanager
@@ -399,26 +473,33 @@ def train_images(cfg: ImageTrainConfig, out: Path | str, resume: bool = False) -
     """Train (or with resume=True continue) an image model into the run directory `out`.
 
     The run is locked while it trains: a second training of the same run gets a one-line error.
+    Under torchrun every process calls this; rank 0 writes the run, the others hold a ReplicaRun.
     """
     out = Path(out)
-    run = RunDir.open(out, KINDS).lock() if resume else None
+    ranks, device = setup(pick_device(cfg.device))
+    run: RunDir | None = None
+    if resume:
+        run = RunDir.open(out, KINDS).lock() if ranks.is_main else ReplicaRun.open(out, KINDS)
     try:
-        return _train_images(cfg, out, run)
+        return _train_images(cfg, out, run, ranks, device)
     finally:
         if run is not None:
             run.unlock()
 
 
-def _train_images(cfg: ImageTrainConfig, out: Path, run: RunDir | None) -> RunDir:
+def _train_images(
+    cfg: ImageTrainConfig, out: Path, run: RunDir | None, ranks: Ranks, device: torch.device
+) -> RunDir:
     resume = run is not None
-    if run is not None:
-        cfg = _resume_config(run, cfg)
-    else:
-        cfg = cfg.resolved()
+    cfg = _resume_config(run, cfg) if run is not None else cfg.resolved()
+    resolve_precision(cfg.precision, device)  # a refused precision fails before anything is written
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    images, source = load_data(cfg)
+    if ranks.is_main:  # rank 0 prepares (and caches) the data before the others read it
+        images, source = load_data(cfg)
+    barrier(ranks)
+    if not ranks.is_main:
+        images, source = load_data(cfg)
     say(f"data: {source}: {len(images):,} images at {cfg.size}x{cfg.size}x{cfg.channels}")
     if run is not None:
         if cfg.extra.get("n_images") != len(images):
@@ -428,15 +509,20 @@ def _train_images(cfg: ImageTrainConfig, out: Path, run: RunDir | None) -> RunDi
             )
     else:
         cfg.extra.update({"source": source, "n_images": len(images)})
-        run = RunDir.create(out, f"images-{cfg.model}", _public(cfg), lock=True)
+        if ranks.is_main:
+            run = RunDir.create(out, f"images-{cfg.model}", _public(cfg), lock=True)
+        barrier(ranks)
+        if not ranks.is_main:
+            run = ReplicaRun(out)
+    assert run is not None
     try:
-        return _fit_run(cfg, run, images, device, resume)
+        return _fit_run(cfg, run, images, device, resume, ranks)
     finally:
         run.unlock()
 
 
 def _fit_run(
-    cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device, resume: bool
+    cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device, resume: bool, ranks: Ranks
 ) -> RunDir:
     out = run.path
     train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
@@ -445,7 +531,9 @@ def _fit_run(
     cfg.extra.update({"train_idx": train_idx, "test_idx": test_idx})
     if not resume:
         seed_everything(cfg.seed)
-    trainer = ImageTrainer(cfg, run, images, device)
+    trainer = ImageTrainer(cfg, run, images, device, ranks)
+    if ranks.parallel and not resume:  # each process its own noise and augmentation stream
+        torch.manual_seed(cfg.seed * 7919 + ranks.rank)
     if resume:
         trainer.load_checkpoint()
         run.trim_metrics(trainer.step)
@@ -468,7 +556,8 @@ def _fit_run(
             f"training diverged: {exc}; {kept}. "
             "Lower --lr (or use --gan-loss hinge / --spectral for a GAN) and retrain or --resume"
         ) from None
-    _write_curves(run)
+    if ranks.is_main:
+        _write_curves(run)
     if reason == "interrupted":
         say(f"interrupted at step {trainer.step}: saved; continue with --resume")
     elif reason != "done":

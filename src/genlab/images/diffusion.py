@@ -1,0 +1,356 @@
+"""Diffusion and flow matching: a small U-Net denoiser on genlab's conv stages, its training loss,
+its samplers, the inversion of an image back to its noise, and the trajectory of one sampling run.
+
+The forward process mixes an image x0 (pixels in [-1, 1]) with Gaussian noise eps:
+
+    x_t = alpha(t) * x0 + sigma(t) * eps,   t in [0, 1],   x_0 = the image, x_1 = pure noise
+
+and the denoiser learns to undo it. Three objectives (`objective`):
+
+    flow  rectified flow / flow matching (Liu et al. 2023, Lipman et al. 2023): the straight line
+          alpha = 1 - t, sigma = t; the network predicts the velocity u = eps - x0 = dx_t/dt
+    v     the cosine schedule alpha = cos(pi t / 2), sigma = sin(pi t / 2); the network predicts
+          v = alpha * eps - sigma * x0 (Salimans & Ho 2022)
+    eps   the same cosine schedule; the network predicts the noise eps (DDPM, Ho et al. 2020)
+
+Each prediction converts into a guess of the clean image and of the noise, (x0_hat, eps_hat), and
+every sampler works from that pair, from t = 1 (noise) down to t = 0 (image) in `steps` steps:
+
+    euler  the DDIM step x_s = alpha(s) x0_hat + sigma(s) eps_hat (for flow it is Euler's step on
+           dx/dt = u): deterministic, one network call per step
+    heun   Heun's second-order ODE step (Karras et al. 2022; the last step is Euler's): deterministic,
+           two calls per step; better images for the same time at few steps
+    ddpm   the stochastic (ancestral) step: the DDIM step with fresh noise mixed in (eta = 1)
+
+The deterministic samplers map a noise image to an image one-to-one, so `invert` can run them
+backwards (image -> the noise that samples it), which is how real images are interpolated.
+Sampling uses an exponential moving average of the denoiser's weights (`denoiser_ema`), as the GAN
+samples from its generator's average.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.core.errors import GenlabError
+from genlab.images.config import OBJECTIVES, SAMPLERS
+from genlab.images.conv import stage_widths
+
+DETERMINISTIC = ("heun", "euler")  # the samplers that map noise to image one-to-one
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    """Batch norm would mix noise levels across a batch; group norm normalises each image alone."""
+    return nn.GroupNorm(math.gcd(8, channels), channels)
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """(N,) times in [0, 1] -> (N, dim) sines and cosines of 1000 t at geometric frequencies."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device) / max(half - 1, 1))
+    angles = 1000.0 * t.float()[:, None] * freqs[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)  # (N, 2 * half)
+
+
+class ResBlock(nn.Module):
+    """norm-SiLU-conv3x3, plus the time embedding (one bias per channel), norm-SiLU-conv3x3, plus x.
+
+    The second conv starts at zero, so every block starts as the identity (or its 1x1 skip)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = _group_norm(c_in), nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.time = nn.Linear(emb_dim, c_out)
+        self.norm2, self.conv2 = _group_norm(c_out), nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time(emb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the pixels of a (small) feature map, with a residual."""
+
+    def __init__(self, channels: int, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = math.gcd(heads, channels)
+        self.norm = _group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        qkv = self.qkv(self.norm(x)).reshape(n, 3, self.heads, c // self.heads, h * w)
+        q, k, v = qkv.transpose(-1, -2).unbind(1)  # each (N, heads, H*W, C / heads)
+        y = F.scaled_dot_product_attention(q, k, v)
+        return x + self.out(y.transpose(-1, -2).reshape(n, c, h, w))
+
+
+class UNet(nn.Module):
+    """(x_t (N, C, S, S), t (N,)) -> a prediction (N, C, S, S).
+
+    The down path is `conv_net`'s: a 4x4 stride-2 conv per stage, widths from `stage_widths`, from
+    the image down to 4x4; the up path is `deconv_net`'s: a 4x4 stride-2 transposed conv per stage,
+    back to the image. Each stage adds a residual block that gets the time embedding, and each up
+    stage first concatenates the down path's map of its size (the skip connections, so detail need
+    not squeeze through 4x4). E.g. at 32 pixels with widths [w, 2w, 4w]:
+
+        down  4x4/2 conv + ResBlock      (N, w, 16, 16) -> (N, 2w, 8, 8) -> (N, 4w, 4, 4)  (skips)
+        mid   [self-attention] + ResBlock  at 4x4
+        up    ResBlock(concat skip) + norm-SiLU-4x4/2 transposed conv
+                                         (N, 2w, 8, 8) -> (N, w, 16, 16) -> (N, C, 32, 32)
+
+    No layer works at the full image size, where convolutions cost the most. The last transposed
+    conv starts at zero, so a new denoiser predicts 0.
+    """
+
+    def __init__(
+        self, size: int, channels: int, base_width: int = 32, max_width: int = 256, attention: bool = True
+    ) -> None:
+        super().__init__()
+        widths = stage_widths(size, base_width, max_width)  # e.g. 32 -> [w, 2w, 4w]
+        ins = [channels, *widths[:-1]]  # stage i maps ins[i] -> widths[i] channels
+        self.time_dim = base_width + base_width % 2
+        emb = 4 * base_width
+        self.time_mlp = nn.Sequential(nn.Linear(self.time_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.downsample = nn.ModuleList(nn.Conv2d(i, o, 4, 2, 1) for i, o in zip(ins, widths, strict=True))
+        self.down = nn.ModuleList(ResBlock(w, w, emb) for w in widths)
+        self.attention = SelfAttention(widths[-1]) if attention else nn.Identity()
+        self.mid = ResBlock(widths[-1], widths[-1], emb)
+        self.up = nn.ModuleList(ResBlock(2 * w, w, emb) for w in widths[::-1])
+        self.upsample = nn.ModuleList(
+            nn.Sequential(_group_norm(o), nn.SiLU(), nn.ConvTranspose2d(o, i, 4, 2, 1))
+            for i, o in zip(ins[::-1], widths[::-1], strict=True)
+        )
+        nn.init.zeros_(self.upsample[-1][-1].weight)
+        nn.init.zeros_(self.upsample[-1][-1].bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        emb = self.time_mlp(sinusoidal_embedding(t, self.time_dim).to(x.dtype))  # (N, 4 base_width)
+        h, skips = x, []
+        for downsample, block in zip(self.downsample, self.down, strict=True):
+            h = block(downsample(h), emb)  # (N, widths[i], S / 2**(i+1), S / 2**(i+1))
+            skips.append(h)
+        h = self.mid(self.attention(h), emb)  # (N, widths[-1], 4, 4)
+        for block, upsample in zip(self.up, self.upsample, strict=True):
+            h = upsample(block(torch.cat([h, skips.pop()], dim=1), emb))  # twice the size
+        return h  # (N, C, S, S)
+
+
+def time_grid(steps: int) -> torch.Tensor:
+    """The sampling times 1 = t_0 > t_1 > ... > t_steps = 0, evenly spaced: (steps + 1,)."""
+    if steps < 1:
+        raise GenlabError(f"{steps} sampling steps: a sampler needs at least 1 step")
+    return torch.linspace(1.0, 0.0, steps + 1)
+
+
+def _column(value: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+    """A time (scalar or (N,)) as (N, 1, 1, 1), to broadcast over images."""
+    return torch.as_tensor(value, dtype=x.dtype, device=x.device).expand(len(x)).reshape(-1, 1, 1, 1)
+
+
+class Diffusion(nn.Module):
+    """The denoiser, its moving average, the forward process of `objective`, and the samplers.
+
+    Images enter and leave in [0, 1] (as for the other models); inside, pixels are in [-1, 1].
+    `latent_dim` is the number of values in a noise image (C * S * S): the "latent" of a diffusion
+    model is its starting noise, of the image's own shape.
+    """
+
+    kind = "diffusion"
+
+    def __init__(
+        self,
+        size: int = 32,
+        channels: int = 3,
+        base_width: int = 32,
+        max_width: int = 256,
+        objective: str = "flow",
+        attention: bool = True,
+        sample_steps: int = 10,
+        sampler: str = "heun",
+    ) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise GenlabError(
+                f"unknown diffusion objective {objective!r}: use one of {', '.join(OBJECTIVES)}"
+            )
+        check_sampler(sampler)
+        time_grid(sample_steps)
+        self.size, self.channels, self.latent_dim = size, channels, channels * size * size
+        self.objective, self.sample_steps, self.sampler = objective, sample_steps, sampler
+        self.denoiser = UNet(size, channels, base_width, max_width, attention)
+        self.denoiser_ema = copy.deepcopy(self.denoiser).requires_grad_(False)
+
+    def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
+        return eps  # the noise is the latent
+
+    @property
+    def deterministic_sampler(self) -> str:
+        """The sampler that `invert` undoes: this model's own if deterministic, else heun."""
+        return self.sampler if self.sampler in DETERMINISTIC else "heun"
+
+    # -- the forward process and the training loss ---------------------------------------------
+
+    def schedule(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """alpha(t), sigma(t): how much image and how much noise x_t holds."""
+        if self.objective == "flow":
+            return 1 - t, t
+        return torch.cos(0.5 * math.pi * t), torch.sin(0.5 * math.pi * t)
+
+    def noisy(self, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t = alpha(t) x0 + sigma(t) eps, for images x0 in [-1, 1] and times t (N,)."""
+        alpha, sigma = self.schedule(_column(t, x0))
+        return alpha * x0 + sigma * eps
+
+    def target(self, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the denoiser should output at x_t: u = eps - x0 (flow), v, or eps."""
+        if self.objective == "flow":
+            return eps - x0
+        if self.objective == "eps":
+            return eps
+        alpha, sigma = self.schedule(_column(t, x0))
+        return alpha * eps - sigma * x0
+
+    def loss(self, x: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """Mean squared error of the prediction at a random time and noise per image, x in [0, 1].
+
+        `net` is the denoiser to train or score (default `denoiser`; training passes its
+        DistributedDataParallel wrapper, the held-out loss `denoiser_ema`). t and eps come from the
+        global RNG, whose state training checkpoints, so a resumed run draws what it would have."""
+        x0 = x * 2 - 1
+        eps = torch.randn_like(x0)
+        t = torch.rand(len(x0), device=x0.device)
+        net = self.denoiser if net is None else net
+        return F.mse_loss(net(self.noisy(x0, eps, t), t).float(), self.target(x0, eps, t).float())
+
+    # -- predictions --------------------------------------------------------------------------
+
+    def predict(self, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The EMA denoiser's guesses (x0_hat, eps_hat) of the image and the noise in x_t."""
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(len(x))
+        out = self.denoiser_ema(x, tt)
+        alpha, sigma = self.schedule(tt.reshape(-1, 1, 1, 1))
+        if self.objective == "flow":  # x = (1 - t) x0 + t eps, out = eps - x0
+            return x - sigma * out, x + alpha * out
+        if self.objective == "v":  # x = a x0 + s eps, out = a eps - s x0, a^2 + s^2 = 1
+            return alpha * x - sigma * out, sigma * x + alpha * out
+        # eps: x0 = (x - s eps) / a is unbounded as a -> 0 at t = 1, so it is clipped (as DDPM does)
+        return ((x - sigma * out) / alpha.clamp_min(1e-3)).clamp(-1, 1), out
+
+    def velocity(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """dx_t/dt of the probability-flow ODE at (x, t), and x0_hat: alpha'(t) x0_hat + sigma'(t) eps_hat."""
+        x0, eps = self.predict(x, t)
+        if self.objective == "flow":
+            return eps - x0, x0
+        alpha, sigma = self.schedule(torch.tensor(t))
+        return 0.5 * math.pi * (alpha * eps - sigma * x0), x0
+
+    # -- sampling -----------------------------------------------------------------------------
+
+    def step(
+        self, x: torch.Tensor, t: float, s: float, sampler: str, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sampler step from time t down to s < t: (x_s, x0_hat at t)."""
+        if sampler == "heun":
+            d, x0 = self.velocity(x, t)
+            x_next = x + (s - t) * d
+            if s > 0:  # the trapezoidal correction (skipped on the last step, as in Karras et al.)
+                d2, _ = self.velocity(x_next, s)
+                x_next = x + (s - t) * 0.5 * (d + d2)
+            return x_next, x0
+        x0, eps = self.predict(x, t)
+        alpha_t, sigma_t = self.schedule(torch.tensor(t))
+        alpha_s, sigma_s = self.schedule(torch.tensor(s))
+        if sampler == "euler":
+            return alpha_s * x0 + sigma_s * eps, x0
+        # ddpm: the variance of q(x_s | x_t, x0) is sigma_s^2 (1 - (alpha_t sigma_s / (alpha_s sigma_t))^2)
+        ratio = (alpha_t * sigma_s / (alpha_s * sigma_t)) if s > 0 else torch.tensor(0.0)
+        fresh = (sigma_s**2 * (1 - ratio**2)).clamp_min(0)
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        return alpha_s * x0 + (sigma_s**2 - fresh).sqrt() * eps + fresh.sqrt() * z, x0
+
+    @torch.no_grad()
+    def trajectory(
+        self,
+        noise: torch.Tensor,
+        steps: int | None = None,
+        sampler: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sampling run from `noise` (N, C, S, S): the states x_t at every time of the grid
+        (steps + 1, N, C, S, S) and the denoiser's guess of the final image at each step
+        (steps, N, C, S, S), both in [0, 1] (x_t clipped for display; the last state is the sample)."""
+        sampler = check_sampler(sampler or self.sampler)
+        times = time_grid(steps or self.sample_steps).tolist()
+        x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
+        states, guesses = [x], []
+        for t, s in zip(times[:-1], times[1:], strict=True):
+            x, x0 = self.step(x, t, s, sampler, generator)
+            states.append(x)
+            guesses.append(x0)
+        return _to_unit(torch.stack(states)), _to_unit(torch.stack(guesses))
+
+    @torch.no_grad()
+    def sample(
+        self,
+        noise: torch.Tensor,
+        steps: int | None = None,
+        sampler: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Images (N, C, S, S) in [0, 1] from noise (N, C, S, S) or (N, C*S*S); `generator` seeds the
+        fresh noise of the ddpm sampler (the deterministic ones use none)."""
+        sampler = check_sampler(sampler or self.sampler)
+        times = time_grid(steps or self.sample_steps).tolist()
+        x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
+        for t, s in zip(times[:-1], times[1:], strict=True):
+            x, _ = self.step(x, t, s, sampler, generator)
+        return _to_unit(x)
+
+    @torch.no_grad()
+    def invert(
+        self, images: torch.Tensor, steps: int | None = None, sampler: str | None = None, iterations: int = 4
+    ) -> torch.Tensor:
+        """The noise (N, C, S, S) from which the deterministic sampler draws `images` (in [0, 1]).
+
+        The steps are undone from t = 0 upwards; each step x_s = step(x_t) is solved for x_t by
+        fixed-point iteration x_t <- x_t + (x_s - step(x_t)), starting from x_t = x_s (the first
+        iteration is the usual DDIM inversion; the others remove most of its mismatch, so sampling
+        the inverted noise gives the image back closely)."""
+        sampler = sampler or self.deterministic_sampler
+        if sampler not in DETERMINISTIC:
+            raise GenlabError(f"only a deterministic sampler ({', '.join(DETERMINISTIC)}) can be inverted")
+        times = time_grid(steps or self.sample_steps).tolist()
+        x = images.reshape(-1, self.channels, self.size, self.size) * 2 - 1
+        for t, s in zip(times[-2::-1], times[:0:-1], strict=True):  # (t_{k}, t_{k+1}) from the end
+            guess = x
+            for _ in range(iterations):
+                guess = guess + (x - self.step(guess, t, s, sampler)[0])
+            x = guess
+        return x
+
+
+def check_sampler(sampler: str) -> str:
+    if sampler not in SAMPLERS:
+        raise GenlabError(
+            f"unknown sampler {sampler!r}: use heun or euler (deterministic) or ddpm (stochastic)"
+        )
+    return sampler
+
+
+def _to_unit(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] pixels -> [0, 1], clipped."""
+    return x.add(1).mul(0.5).clamp(0, 1)

@@ -1,0 +1,60 @@
+"""Sweeps in parallel: worker processes, and several sweep commands splitting one folder."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+
+from genlab.arith.config import ArithConfig
+from genlab.arith.sweep import Cell, claim, run_sweep
+from genlab.core.rundir import RunDir
+
+GRID = {"tasks": ["text2text"], "fracs": [0.5, 0.3], "enc_layers": [1, 2], "seeds": [0]}
+TINY = {"max_int": 9, "hidden": 16, "batch_size": 32, "epochs": 2, "eval_every": 1, "threads": 1}
+
+
+def table(path) -> list[dict[str, str]]:
+    with open(path / "results.csv", newline="") as fh:
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in csv.DictReader(fh)]
+
+
+def test_two_workers_give_the_same_table_as_one(tmp_path):
+    run_sweep(tmp_path / "serial", **GRID, **TINY)
+    run_sweep(tmp_path / "parallel", **GRID, **TINY, workers=2)
+    assert table(tmp_path / "serial") == table(tmp_path / "parallel")
+    assert len(table(tmp_path / "parallel")) == 4
+
+
+def test_two_sweep_commands_at_once_train_every_cell_exactly_once(tmp_path):
+    script = (
+        "from genlab.arith.sweep import run_sweep; "
+        f"run_sweep({str(tmp_path / 'shared')!r}, **{GRID!r}, **{TINY!r})"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert sum(err.count(": training") for _, err in outputs) == 4
+    for cell in (tmp_path / "shared").glob("text2text-*"):
+        stops = [r for r in RunDir(cell).metrics() if r.get("type") == "stop"]
+        assert len(stops) == 1, cell
+    assert len(table(tmp_path / "shared")) == 4
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
+    cell = Cell(tmp_path / "cell", ArithConfig.for_task("text2text"))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+
+    (tmp_path / ".cell.claim").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")
+    token = claim(cell)
+    assert token is not None and claim(cell) is None  # ours now, and nobody else's
