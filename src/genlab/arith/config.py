@@ -95,6 +95,12 @@ class ArithConfig:
     eval_every: int = option(
         50, "Validate and checkpoint after the epoch that passes this many steps (and after the last)."
     )
+    patience: int | None = option(
+        40,
+        "Stop early when the validation exact match has not improved in this many validations (training "
+        "also stops once it reaches 100%); the best checkpoint is kept.",
+        none_means="never stop early",
+    )
     device: str = option("auto", "auto (cuda > mps > cpu) | cpu | cuda | mps.")
     threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
     precision: str = option(
@@ -154,6 +160,8 @@ class ArithConfig:
             raise GenlabError("--epochs must be at least 1")
         if not 0.0 <= self.dropout < 1.0:
             raise GenlabError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.patience is not None and self.patience < 1:
+            raise GenlabError(f"--patience {self.patience}: use 1 or more validations, or leave it out")
         if not self.lr > 0:
             raise GenlabError(f"--lr {self.lr}: a learning rate must be above 0")
         if self.weight_decay < 0:

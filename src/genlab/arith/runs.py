@@ -51,6 +51,7 @@ LEGACY_CONFIG = {
     "layout": "left",
     "attention": False,
     "aux_text": False,
+    "patience": None,  # runs from before early stopping trained their whole schedule
 }
 
 

@@ -143,6 +143,8 @@ class Position:
     best: float = -1.0  # best validation exact match so far
     planned_epochs: int = 1
     elapsed: float = 0.0  # seconds of training and validation
+    since_best: int = 0  # validations since the exact match last improved
+    stopped: str | None = None  # why training stopped early, once it has
 
 
 def epochs_within_budget(
@@ -156,6 +158,15 @@ def epochs_within_budget(
     """How many epochs fit in `budget` seconds, judged from the first epoch and its validation."""
     per_epoch = (first_epoch - val_seconds) + val_seconds * min(1.0, steps_per_epoch / config.eval_every)
     return min(planned, 1 + max(0, int((budget - first_epoch) // per_epoch)))
+
+
+def early_stop(val_acc: float, since_best: int, config: ArithConfig) -> str | None:
+    """Why to stop now, or None: validation is perfect, or has not improved for `patience` checks."""
+    if val_acc >= 1.0:
+        return "validation exact match reached 100%"
+    if config.patience and since_best >= config.patience:
+        return f"validation exact match did not improve in {config.patience} checks"
+    return None
 
 
 def fit(
@@ -181,7 +192,7 @@ def fit(
     last_val_step = pos.step
     start_epoch = pos.epoch
     total_loss, total_right, seen = 0.0, 0, 0  # since the last validation
-    while pos.epoch < pos.planned_epochs:  # may shrink after the first epoch to fit a time budget
+    while pos.epoch < pos.planned_epochs and not pos.stopped:  # may shrink to fit a time budget
         t0 = time.perf_counter()
         rng = np.random.default_rng([config.seed, pos.epoch])  # per-epoch streams: resume is exact
         gen = torch.Generator().manual_seed(config.seed * 100_003 + pos.epoch)
@@ -251,12 +262,16 @@ def fit(
         check_finite_weights(model, pos.step)
         run.append_metrics(record)
         tb.scalars(pos.step, record, "validation")
+        pos.since_best = 0 if val["val_acc"] > pos.best else pos.since_best + 1
         if val["val_acc"] >= pos.best:
             pos.best = val["val_acc"]
             run.save_weights(model, "model")
+        pos.stopped = early_stop(val["val_acc"], pos.since_best, config)
         run.save_checkpoint(model, {"optimizer": opt.state_dict(), "rng": rng_state(), **_stored(pos)})
         run.save_numbered(model, "step", pos.step, config.keep_every)  # checkpoints/step_######
         pos.epoch += 1
+        if pos.stopped:
+            bar.set_postfix_str(f"stopped: {pos.stopped}")
     bar.close()
     return pos
 
@@ -269,13 +284,15 @@ def _stored(pos: Position) -> dict[str, Any]:
         "best": pos.best,
         "planned_epochs": pos.planned_epochs,
         "elapsed": pos.elapsed,
+        "since_best": pos.since_best,
+        "stopped": pos.stopped,
     }
 
 
 # options a resumed run may change: its schedule and where it runs
 RESUMABLE = (
     "steps", "epochs", "time_budget", "device", "threads", "precision", "compile",
-    "keep_every", "tensorboard",
+    "keep_every", "tensorboard", "patience",
 )  # fmt: skip
 
 
@@ -379,13 +396,24 @@ def _train_locked(
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])  # only dropout draws from it: the same on every rank
         pos = Position(
-            state["epoch"] + 1, state["step"], state["best"], state["planned_epochs"], state["elapsed"]
+            state["epoch"] + 1,
+            state["step"],
+            state["best"],
+            state["planned_epochs"],
+            state["elapsed"],
+            state.get("since_best", 0),
+            state.get("stopped"),
         )
         run.trim_metrics(pos.step)
         if planned != pos.planned_epochs:
             say(f"schedule: {planned} epochs instead of {pos.planned_epochs}")
             pos.planned_epochs = planned
+            pos.stopped, pos.since_best = None, 0  # asked to train longer: early stopping starts over
             run.write_config(KIND, {**asdict(config), "model": mspec.to_dict()})
+    if resumed and pos.stopped:
+        say(f"{run.path} stopped early already ({pos.stopped}): nothing to do; --steps N trains it longer")
+        _repair_best_weights(run)
+        return run
     say(
         f"arith {config.task}: {len(data.split.train)} train / {len(data.split.test)} test queries, "
         f"{pos.planned_epochs} epochs x {steps_per_epoch} steps on {device}"
@@ -407,7 +435,11 @@ def _train_locked(
         say(f"interrupted: {saved} is kept in {run.path}; continue with --resume")
         raise
     _repair_best_weights(run)
-    run.append_metrics({"type": "stop", "reason": "done", "step": pos.step})
+    if pos.stopped:
+        say(f"stopped early at step {pos.step}: {pos.stopped}")
+        run.append_metrics({"type": "stop", "reason": "early", "why": pos.stopped, "step": pos.step})
+    else:
+        run.append_metrics({"type": "stop", "reason": "done", "step": pos.step})
     final = [r for r in run.metrics() if r.get("type") == "validation" or "train_loss" in r]
     say(
         f"done: best val accuracy {pos.best:.2%} after {final[-1]['epoch'] if final else 0} epochs, "
