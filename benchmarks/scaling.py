@@ -143,6 +143,14 @@ def gpu_peak() -> dict[str, float]:
     return peaks
 
 
+def columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every key of every row, in first-seen order (rows measure different things)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -162,7 +170,8 @@ def main() -> None:
         note = "Dense matmul peak measured on this GPU (TFLOP/s): " + ", ".join(
             f"{k} {v:.0f}" for k, v in peaks.items()
         )
-        write_results("scaling_gpu", "Scale-out on GPUs: GAN training throughput", rows, notes=note,
+        title = "Scale-out on GPUs: GAN training throughput"
+        write_results("scaling_gpu", title, rows, columns=columns(rows), notes=note,
                       command="python -m benchmarks.scaling --gpu")  # fmt: skip
         return
     rows = cpu_rows(work)
@@ -173,8 +182,8 @@ def main() -> None:
         "times are the training time the run recorded (no process start-up, no data loading)."
     )
     command = "python -m benchmarks.scaling" + (" --full-sweep" if args.full_sweep else "")
-    write_results("scaling", "Scale-out on the CPU: processes x threads, sweep workers", rows, notes=note,
-                  command=command)  # fmt: skip
+    write_results("scaling", "Scale-out on the CPU: processes x threads, sweep workers", rows,
+                  columns=columns(rows), notes=note, command=command)  # fmt: skip
     print(json.dumps(rows, indent=1, default=float))
 
 

@@ -100,10 +100,34 @@ def test_two_torchrun_agents_on_loopback_train_one_run(tmp_path):
     out = tmp_path / "two-nodes"
     agents = [
         subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-             "--node-rank", str(node), "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
-             "--rdzv-id", "genlab-test", "-m", "genlab", "arith", "train", "--out", str(out), *ARITH],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(node),
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "genlab-test",
+                "-m",
+                "genlab",
+                "arith",
+                "train",
+                "--out",
+                str(out),
+                *ARITH,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
         )  # fmt: skip
         for node in (0, 1)
     ]

@@ -101,19 +101,20 @@ class SelfAttention(nn.Module):
 class UNet(nn.Module):
     """(x_t (N, C, S, S), t (N,)) -> a prediction (N, C, S, S).
 
-    The down path is `conv_net`'s: a 4x4 stride-2 conv per stage, widths from `stage_widths`, from
-    the image down to 4x4; the up path is `deconv_net`'s: a 4x4 stride-2 transposed conv per stage,
-    back to the image. Each stage adds a residual block that gets the time embedding, and each up
-    stage first concatenates the down path's map of its size (the skip connections, so detail need
-    not squeeze through 4x4). E.g. at 32 pixels with widths [w, 2w, 4w]:
+    The down path is `conv_net`'s: a 4x4 stride-2 conv per stage, widths from `stage_widths`, down
+    to 4x4; the up path is `deconv_net`'s: a 4x4 stride-2 transposed conv per stage. Each stage adds
+    a residual block that gets the time embedding, and each up stage first concatenates the down
+    path's map of its size (the skip connections). A 3x3 stem and head at the full image size carry
+    the pixel-level detail the prediction needs (the noise in x_t is independent from pixel to
+    pixel): without them the held-out loss of a short punks run was 0.38 instead of 0.23. E.g. at 32
+    pixels with widths [w, 2w, 4w]:
 
-        down  4x4/2 conv + ResBlock      (N, w, 16, 16) -> (N, 2w, 8, 8) -> (N, 4w, 4, 4)  (skips)
-        mid   [self-attention] + ResBlock  at 4x4
-        up    ResBlock(concat skip) + norm-SiLU-4x4/2 transposed conv
-                                         (N, 2w, 8, 8) -> (N, w, 16, 16) -> (N, C, 32, 32)
-
-    No layer works at the full image size, where convolutions cost the most. The last transposed
-    conv starts at zero, so a new denoiser predicts 0.
+        stem  3x3 conv                 (N, w, 32, 32)  ------------------------------ skip -> head
+        down  4x4/2 conv + ResBlock    (N, w, 16, 16) -> (N, 2w, 8, 8) -> (N, 4w, 4, 4)  skips -> up
+        mid   [self-attention] + ResBlock at 4x4
+        up    ResBlock(concat skip) + 4x4/2 transposed conv
+                                       (N, 2w, 8, 8) -> (N, w, 16, 16) -> (N, w, 32, 32)
+        head  norm-SiLU-3x3 conv of concat(stem)  (N, C, 32, 32), zero at initialisation
     """
 
     def __init__(
@@ -121,32 +122,35 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         widths = stage_widths(size, base_width, max_width)  # e.g. 32 -> [w, 2w, 4w]
-        ins = [channels, *widths[:-1]]  # stage i maps ins[i] -> widths[i] channels
+        ins = [base_width, *widths[:-1]]  # stage i maps ins[i] -> widths[i] channels
         self.time_dim = base_width + base_width % 2
         emb = 4 * base_width
         self.time_mlp = nn.Sequential(nn.Linear(self.time_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.stem = nn.Conv2d(channels, base_width, 3, 1, 1)
         self.downsample = nn.ModuleList(nn.Conv2d(i, o, 4, 2, 1) for i, o in zip(ins, widths, strict=True))
         self.down = nn.ModuleList(ResBlock(w, w, emb) for w in widths)
         self.attention = SelfAttention(widths[-1]) if attention else nn.Identity()
         self.mid = ResBlock(widths[-1], widths[-1], emb)
         self.up = nn.ModuleList(ResBlock(2 * w, w, emb) for w in widths[::-1])
         self.upsample = nn.ModuleList(
-            nn.Sequential(_group_norm(o), nn.SiLU(), nn.ConvTranspose2d(o, i, 4, 2, 1))
-            for i, o in zip(ins[::-1], widths[::-1], strict=True)
+            nn.ConvTranspose2d(o, i, 4, 2, 1) for i, o in zip(ins[::-1], widths[::-1], strict=True)
         )
-        nn.init.zeros_(self.upsample[-1][-1].weight)
-        nn.init.zeros_(self.upsample[-1][-1].bias)
+        head = nn.Conv2d(2 * base_width, channels, 3, 1, 1)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+        self.head = nn.Sequential(_group_norm(2 * base_width), nn.SiLU(), head)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.time_mlp(sinusoidal_embedding(t, self.time_dim).to(x.dtype))  # (N, 4 base_width)
-        h, skips = x, []
+        h = self.stem(x)  # (N, base_width, S, S)
+        skips = [h]
         for downsample, block in zip(self.downsample, self.down, strict=True):
             h = block(downsample(h), emb)  # (N, widths[i], S / 2**(i+1), S / 2**(i+1))
             skips.append(h)
         h = self.mid(self.attention(h), emb)  # (N, widths[-1], 4, 4)
         for block, upsample in zip(self.up, self.upsample, strict=True):
             h = upsample(block(torch.cat([h, skips.pop()], dim=1), emb))  # twice the size
-        return h  # (N, C, S, S)
+        return self.head(torch.cat([h, skips.pop()], dim=1))  # (N, C, S, S)
 
 
 def time_grid(steps: int) -> torch.Tensor:
@@ -322,24 +326,34 @@ class Diffusion(nn.Module):
 
     @torch.no_grad()
     def invert(
-        self, images: torch.Tensor, steps: int | None = None, sampler: str | None = None, iterations: int = 4
+        self, images: torch.Tensor, steps: int | None = None, sampler: str | None = None, iterations: int = 2
     ) -> torch.Tensor:
         """The noise (N, C, S, S) from which the deterministic sampler draws `images` (in [0, 1]).
 
         The steps are undone from t = 0 upwards; each step x_s = step(x_t) is solved for x_t by
         fixed-point iteration x_t <- x_t + (x_s - step(x_t)), starting from x_t = x_s (the first
-        iteration is the usual DDIM inversion; the others remove most of its mismatch, so sampling
-        the inverted noise gives the image back closely)."""
+        iteration is the usual DDIM inversion). Where the iteration stops converging for an image,
+        that image keeps the update from its smallest mismatch. On held-out punks (a 600-step
+        model, 10 Heun steps) sampling the inverted noise gave the images back at a mean PSNR of
+        29.6 dB after 1 iteration and 40.1 dB after 2; more iterations raised the mean further (45 dB
+        at 4) but also the share of images the iteration loses near t = 1, where nearby noises
+        lead to different faces (2 of 96 at 2 iterations, 7 at 4), so 2 is the default."""
         sampler = sampler or self.deterministic_sampler
         if sampler not in DETERMINISTIC:
             raise GenlabError(f"only a deterministic sampler ({', '.join(DETERMINISTIC)}) can be inverted")
         times = time_grid(steps or self.sample_steps).tolist()
         x = images.reshape(-1, self.channels, self.size, self.size) * 2 - 1
         for t, s in zip(times[-2::-1], times[:0:-1], strict=True):  # (t_{k}, t_{k+1}) from the end
-            guess = x
+            guess, best = x, x
+            smallest = torch.full((len(x),), math.inf, device=x.device)
             for _ in range(iterations):
-                guess = guess + (x - self.step(guess, t, s, sampler)[0])
-            x = guess
+                mismatch = x - self.step(guess, t, s, sampler)[0]
+                size = mismatch.flatten(1).norm(dim=1)  # (N,)
+                better = size < smallest
+                best = torch.where(better[:, None, None, None], guess + mismatch, best)
+                smallest = torch.where(better, size, smallest)
+                guess = guess + mismatch
+            x = best
         return x
 
 
