@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from genlab.arith.config import DEFAULT_SWEEP, ArithConfig, per_task_defaults
-from genlab.core.options import options_from
+from genlab.core.options import nproc_option, options_from
 
 app = typer.Typer(
     help="Seq2seq arithmetic ('81+24' -> '105') across text and handwriting: train, evaluate, ask.",
@@ -25,12 +25,7 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out exactly; --steps / --epochs extend it."
     ),
-    nproc: int = typer.Option(
-        1,
-        "--nproc",
-        help="Train data-parallel in this many processes on this machine (launches torch.distributed.run; "
-        "for several machines run torchrun yourself, see README). --batch-size stays the global batch.",
-    ),
+    nproc: int = nproc_option(),
     given: tuple[str, ...] = (),
 ) -> None:
     """Train one model; writes config.json, model.safetensors, metrics.jsonl, figures/curves.png.

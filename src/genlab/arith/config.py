@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from genlab.core.errors import GenlabError
-from genlab.core.options import option
+from genlab.core.options import COMPILE_HELP, PRECISION_HELP, THREADS_HELP, option
 
 if TYPE_CHECKING:
     from genlab.arith.problem import ArithSpec
@@ -102,15 +102,9 @@ class ArithConfig:
         none_means="never stop early",
     )
     device: str = option("auto", "auto (cuda > mps > cpu) | cpu | cuda | mps.")
-    threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
-    precision: str = option(
-        "auto",
-        "auto, fp32, fp16 or bf16. auto: bf16 on GPUs that support it, else fp16 with gradient scaling; "
-        "fp32 on a CPU (reduced precision is refused there: far slower).",
-    )
-    compile: bool = option(
-        False, "torch.compile the model for training (a GPU speed-up; compiling takes a while)."
-    )
+    threads: int | None = option(None, THREADS_HELP, none_means="torch's default")
+    precision: str = option("auto", PRECISION_HELP)
+    compile: bool = option(False, COMPILE_HELP)
     keep_every: int = option(
         0,
         "Also keep checkpoints/step_######.safetensors at the first checkpoint past every N steps, "

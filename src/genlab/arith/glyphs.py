@@ -22,6 +22,7 @@ from genlab.arith.problem import ArithSpec, GlyphBank, augment_cells, split_hand
 from genlab.core.cache import cache_key, cached_model
 from genlab.core.mnist import load_mnist
 from genlab.core.progress import progress, say
+from genlab.core.training import optimizer_step
 
 # The default reader; README (Arithmetic, Models) says what each width measured.
 READER_WIDTH = 64
@@ -122,11 +123,7 @@ def train_glyph_classifier(
         for i in range(0, len(rows), batch_size):
             idx = order[i : i + batch_size]
             x = augment_cells(x_all[idx], gen)
-            loss = F.cross_entropy(model(x), y_all[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            optimizer_step(F.cross_entropy(model(x), y_all[idx]), opt, sched)
             bar.update()
     bar.close()
     model.eval()

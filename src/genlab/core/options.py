@@ -39,6 +39,25 @@ def option(default: Any, help: str, *, flags: str | None = None, none_means: str
     )
 
 
+# the run options every trainer shares, written once
+PRECISION_HELP = (
+    "auto, fp32, fp16 or bf16. auto: bf16 on GPUs that support it, else fp16 with gradient scaling; "
+    "fp32 on a CPU (reduced precision is refused there: far slower)."
+)
+COMPILE_HELP = "torch.compile the training model (a GPU speed-up; compiling takes a while)."
+THREADS_HELP = "CPU threads for torch."
+
+
+def nproc_option() -> Any:
+    """The train commands' --nproc: data-parallel processes on this machine (not a config field)."""
+    return typer.Option(
+        1,
+        "--nproc",
+        help="Train data-parallel in this many processes on this machine (launches torch.distributed.run; "
+        "for several machines run torchrun yourself, see README). --batch-size stays the global batch.",
+    )
+
+
 def option_fields(cls: type) -> list[dataclasses.Field]:
     """The fields of `cls` that are command-line options (all but those marked NOT_AN_OPTION)."""
     return [f for f in dataclasses.fields(cls) if f.metadata.get("option", True)]

@@ -1,4 +1,4 @@
-"""What every training loop shares: the divergence guard."""
+"""What every training loop shares: the divergence guard, and the plain optimizer step."""
 
 from __future__ import annotations
 
@@ -22,3 +22,16 @@ def check_finite_weights(model: nn.Module, step: int) -> None:
     for name, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise Diverged(f"weight {name} became non-finite by step {step}")
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> None:
+    """zero_grad, backward, step (and the schedule's step): one plain update, as the readers train."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()

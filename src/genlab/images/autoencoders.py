@@ -12,6 +12,8 @@ H*W*C times more, which is the usual reason for "my VAE only makes the average f
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,15 +47,11 @@ def _encoder(
     )
 
 
-class ConvAutoencoder(nn.Module):
-    """x -> z = encoder(x) -> logits = decoder(z).
+class _ConvCoder(nn.Module):
+    """What the CAE and the VAE share: a conv encoder to `codes` x latent_dim numbers per image and a
+    deconv decoder from latent_dim back to the image (logits)."""
 
-    The CAE has no prior, so to *sample* from it we fit a Gaussian N(code_mean, L L^T) to the codes
-    of the training images (stored as buffers, so it travels with the weights) and decode draws
-    from it.
-    """
-
-    kind = "cae"
+    codes = 1
 
     def __init__(
         self,
@@ -67,8 +65,23 @@ class ConvAutoencoder(nn.Module):
     ) -> None:
         super().__init__()
         self.size, self.channels, self.latent_dim = size, channels, latent_dim
-        self.encoder = _encoder(size, channels, latent_dim, base_width, max_width, norm, dropout)
+        self.encoder = _encoder(size, channels, self.codes * latent_dim, base_width, max_width, norm, dropout)
         self.decoder = _decoder(size, channels, latent_dim, base_width, max_width, norm)
+
+
+class ConvAutoencoder(_ConvCoder):
+    """x -> z = encoder(x) -> logits = decoder(z).
+
+    The CAE has no prior, so to *sample* from it we fit a Gaussian N(code_mean, L L^T) to the codes
+    of the training images (stored as buffers, so it travels with the weights) and decode draws
+    from it.
+    """
+
+    kind = "cae"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        latent_dim = self.latent_dim
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_scale_tril", torch.eye(latent_dim))
 
@@ -105,25 +118,12 @@ def reconstruction_loss(x: torch.Tensor, logits: torch.Tensor, kind: str = "mse"
     raise ValueError(f"unknown reconstruction loss {kind!r}")
 
 
-class VAE(nn.Module):
+class VAE(_ConvCoder):
     """Encoder gives q(z|x) = N(mu, diag(exp(logvar))); the prior is N(0, I); the decoder p(x|z)."""
 
     kind = "vae"
 
-    def __init__(
-        self,
-        size: int = 64,
-        channels: int = 3,
-        latent_dim: int = 64,
-        base_width: int = 32,
-        max_width: int = 512,
-        norm: str = "batch",
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.size, self.channels, self.latent_dim = size, channels, latent_dim
-        self.encoder = _encoder(size, channels, 2 * latent_dim, base_width, max_width, norm, dropout)
-        self.decoder = _decoder(size, channels, latent_dim, base_width, max_width, norm)
+    codes = 2  # the encoder gives mu and logvar
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)  # (N, latent_dim) each

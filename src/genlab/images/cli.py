@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from genlab.core.options import options_from
+from genlab.core.options import nproc_option, options_from
 from genlab.images.config import ImageTrainConfig
 
 app = typer.Typer(
@@ -49,12 +49,7 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out exactly where it stopped."
     ),
-    nproc: int = typer.Option(
-        1,
-        "--nproc",
-        help="Train data-parallel in this many processes on this machine (launches torch.distributed.run; "
-        "for several machines run torchrun yourself, see README). --batch-size stays the global batch.",
-    ),
+    nproc: int = nproc_option(),
 ) -> None:
     """Train a CAE, VAE, GAN or diffusion model; samples/epoch_###.png each epoch, checkpoints, losses."""
     from genlab.core.distributed import argv_without_nproc, launch, launched_by_torchrun

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.core.errors import GenlabError
-from genlab.core.options import NOT_AN_OPTION, option
+from genlab.core.options import COMPILE_HELP, NOT_AN_OPTION, PRECISION_HELP, THREADS_HELP, option
 
 SIZES = (16, 32, 64, 128)
 AUGMENTS = ("flip", "shift", "rotate", "zoom")
@@ -150,15 +150,9 @@ class ImageTrainConfig:
     test_frac: float = option(0.05, "Fraction of images held out (never trained on).")
     seed: int = option(0, "Seeds data split, initialisation, batches and noise.")
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-    threads: int | None = option(None, "CPU threads for torch.", none_means="torch's default")
-    precision: str = option(
-        "auto",
-        "auto, fp32, fp16 or bf16. auto: bf16 on GPUs that support it, else fp16 with gradient scaling; "
-        "fp32 on a CPU (reduced precision is refused there: far slower).",
-    )
-    compile: bool = option(
-        False, "torch.compile the training step's model (a GPU speed-up; compiling takes a while)."
-    )
+    threads: int | None = option(None, THREADS_HELP, none_means="torch's default")
+    precision: str = option("auto", PRECISION_HELP)
+    compile: bool = option(False, COMPILE_HELP)
     sync_batchnorm: bool = option(
         False,
         "With several processes: batch-norm statistics over the global batch (SyncBatchNorm) instead of "

@@ -31,6 +31,7 @@ from torch import nn
 
 from genlab.core.cache import cache_key, cached_model
 from genlab.core.progress import progress, say
+from genlab.core.training import optimizer_step
 from genlab.images.punks import DEFAULT_BACKGROUND, load_punks
 
 NUM_ATTRIBUTES = 92
@@ -184,10 +185,7 @@ def train_punks_classifier(config: PunksTrainConfig | None = None) -> tuple[Punk
             for batch in shuffled.split(config.batch_size):
                 x = _augment(rgba[batch], generator)  # (B, 3, 24, 24)
                 loss = F.binary_cross_entropy_with_logits(model(x), targets[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
+                optimizer_step(loss, optimizer, scheduler)
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.4f}")
         bar.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -41,29 +40,24 @@ class Request:
     body: bytes = b""
 
     def int(self, name: str, default: int, lo: int, hi: int) -> int:
-        raw = self.params.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise HTTPError(
-                400, f"{name} must be a whole number from {lo} to {hi}, not {raw[:20]!r}"
-            ) from None
-        if not lo <= value <= hi:
-            raise HTTPError(400, f"{name} must be from {lo} to {hi}, not {value}")
-        return value
+        return int(self._number(name, default, lo, hi, whole=True))
 
     def float(self, name: str, default: float, lo: float, hi: float) -> float:
+        return self._number(name, default, lo, hi, whole=False)
+
+    def _number(self, name: str, default: float, lo: float, hi: float, whole: bool) -> float:
+        """The parameter `name` as a number in [lo, hi] (a whole one if `whole`), else a 400."""
         raw = self.params.get(name)
         if raw is None or raw.strip() == "":
             return default
+        kind = "a whole number" if whole else "a number"
         try:
-            value = float(raw)
+            value = int(raw) if whole else float(raw)
         except ValueError:
-            value = math.nan
+            raise HTTPError(400, f"{name} must be {kind} from {lo:g} to {hi:g}, not {raw[:20]!r}") from None
         if not lo <= value <= hi:  # also refuses nan
-            raise HTTPError(400, f"{name} must be a number from {lo:g} to {hi:g}, not {raw[:20]!r}")
+            what = "" if whole else "a number "  # an out-of-range whole number was at least a number
+            raise HTTPError(400, f"{name} must be {what}from {lo:g} to {hi:g}, not {raw[:20]}")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
