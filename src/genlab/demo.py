@@ -122,9 +122,7 @@ def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
     config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **plan.image_overrides)
     if (path / "state.pt").exists():
         return train_images(config, path, resume=True)  # finished runs return at once
-    if path.exists():
-        (path / "config.json").unlink(missing_ok=True)  # stopped before its first checkpoint
-    return train_images(config, path)
+    return train_images(config, path)  # a run killed before its first checkpoint starts again
 
 
 def generative_part(plan: DemoPlan, out: Path) -> list[Path]:

@@ -110,15 +110,6 @@ def gather_objects(value: Any, ranks: Ranks) -> list[Any]:
     return out
 
 
-def broadcast_object(value: Any, ranks: Ranks) -> Any:
-    """Rank 0's `value` on every rank (e.g. whether to stop early)."""
-    if not ranks.parallel:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def wrap(
     module: torch.nn.Module,
     ranks: Ranks,

@@ -399,6 +399,7 @@ class ImageTrainer:
 
     def save_checkpoint(self) -> None:
         self.checkpointed_epoch = self.epoch
+        rng = rng_state()
         self.run.save_checkpoint(
             self.model,
             {
@@ -409,8 +410,8 @@ class ImageTrainer:
                 "elapsed": self.elapsed,
                 "optimizers": [opt.state_dict() for opt in self.optimizers],
                 "scaler": self.scaler.state_dict(),
-                "rng": rng_state(),
-                "rng_ranks": gather_objects(rng_state(), self.ranks) if self.ranks.parallel else None,
+                "rng": rng,
+                "rng_ranks": gather_objects(rng, self.ranks) if self.ranks.parallel else None,
                 "world": self.ranks.world,
             },
         )
