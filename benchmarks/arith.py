@@ -46,23 +46,25 @@ def dataset_build_seconds(repeats: int = 3) -> float:
 
 
 def bench_tasks(
-    tasks: list[str], work: Path, time_budget: float | None = None, trained: dict[str, Path] | None = None
+    tasks: list[str],
+    work: Path,
+    time_budget: float | None = None,
+    trained: dict[str, Path] | None = None,
+    seeds: tuple[int, ...] = (0,),
+    archs: tuple[str, ...] = ("gru",),
 ) -> list[dict]:
-    """One row per task at its defaults; `trained` maps a task to a finished, evaluated run at exactly
-    those settings (the sweep's cell), which is scored instead of training the same model again."""
-    from genlab.arith.config import ArithConfig
-    from genlab.arith.evaluate import evaluate_arith
+    """One row per task, model and seed at its defaults; `trained` maps a task to a finished, evaluated
+    run at exactly those settings (the sweep's cell, seed 0), which is scored instead of training the
+    same model again."""
     from genlab.arith.glyphs import load_glyph_classifier
-    from genlab.arith.runs import KIND
-    from genlab.arith.train import train_arith
-    from genlab.core.mnist import load_mnist
-    from genlab.core.rundir import RunDir
+    from genlab.arith.problem import needs_images
 
     rows = []
+    if not any(needs_images(t) for t in tasks):  # text only: the reader's row is kept from before
+        return _task_rows(tasks, work, time_budget, trained, seeds, archs)
     start = time.perf_counter()
     _, info = load_glyph_classifier()
     glyph_seconds = time.perf_counter() - start
-    setting = f"{time_budget:g} s budget" if time_budget else "defaults"
     rows.append(
         {
             "task": "glyph classifier",
@@ -78,13 +80,37 @@ def bench_tasks(
             "trained once and cached (wall_s = its training)",
         }
     )
-    for task in tasks:
-        config = ArithConfig.for_task(task, time_budget=time_budget)
-        if trained and task in trained:
+    return rows + _task_rows(tasks, work, time_budget, trained, seeds, archs)
+
+
+def _task_rows(
+    tasks: list[str],
+    work: Path,
+    time_budget: float | None,
+    trained: dict[str, Path] | None,
+    seeds: tuple[int, ...],
+    archs: tuple[str, ...],
+) -> list[dict]:
+    from genlab.arith.config import ArithConfig
+    from genlab.arith.evaluate import evaluate_arith
+    from genlab.arith.runs import KIND
+    from genlab.arith.train import train_arith
+    from genlab.core.mnist import load_mnist
+    from genlab.core.rundir import RunDir
+
+    rows = []
+    for task, arch, seed in ((t, a, s) for t in tasks for a in archs for s in seeds):
+        config = ArithConfig.for_task(task, time_budget=time_budget, seed=seed, arch=arch)
+        setting = (
+            (f"{time_budget:g} s budget" if time_budget else "defaults")
+            + (f", --arch {arch}" if arch != "gru" else "")
+            + (f", seed {seed}" if seed else "")
+        )
+        if trained and task in trained and arch == "gru" and seed == 0:
             run = RunDir.open(trained[task], KIND)
             result = json.loads((run.path / "evaluation.json").read_text())
         else:
-            out = work / (task + ("-budget" if time_budget else ""))
+            out = work / f"{task}-{arch}-seed{seed}{'-budget' if time_budget else ''}"
             shutil.rmtree(out, ignore_errors=True)
             run = train_arith(config, out)
             result = evaluate_arith(run)
@@ -130,7 +156,7 @@ def merge_with_previous(rows: list[dict]) -> list[dict]:
     merged = kept + rows
     merged.sort(
         key=lambda r: (
-            r.get("setting") != "defaults" and r["task"] != "glyph classifier",
+            not str(r.get("setting", "")).startswith("defaults") and r["task"] != "glyph classifier",
             order.index(r["task"]) if r["task"] in order else 99,
         )
     )
@@ -158,11 +184,13 @@ def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
         "|---|---|---|---|---|",
     ]
     for r in task_rows:
-        if r["task"] == "glyph classifier" or r["setting"] != "defaults":
+        if r["task"] == "glyph classifier" or not r["setting"].startswith("defaults"):
             continue
         suffix = " (read back)" if r["read_back_%"] is not None else ""
+        variant = r["setting"].removeprefix("defaults").removeprefix(", ")
         lines.append(
-            f"| {r['task']} at {r['train_frac']:g} train | {r['exact_match_%']:.2f}%{suffix} | "
+            f"| {r['task']} at {r['train_frac']:g} train{f' ({variant})' if variant else ''} | "
+            f"{r['exact_match_%']:.2f}%{suffix} | "
             f"{r['per_char_%']:.2f}% | {r['epochs']} | {r['wall_s']:.0f} |"
         )
     block = (
@@ -179,7 +207,9 @@ def update_readme(task_rows: list[dict], sweep_md: str | None) -> None:
             + "\n"
         )
     before, rest = text.split(start, 1)
-    _, after = rest.split(end, 1)
+    current, after = rest.split(end, 1)
+    if not sweep_md and "\nSweep (" in current:  # no sweep ran: keep the table of the last one that did
+        block += "\nSweep (" + current.split("\nSweep (", 1)[1].rstrip("\n") + "\n"
     README.write_text(before + start + "\n" + block + end + after)
 
 
@@ -225,6 +255,8 @@ def main() -> None:
     parser.add_argument(
         "--budget", type=float, default=None, help="also train every task within this many seconds"
     )
+    parser.add_argument("--seeds", default="0", help="seeds of the per-task rows, e.g. 0,1")
+    parser.add_argument("--archs", default="gru", help="models of the per-task rows, e.g. gru,transformer")
     args = parser.parse_args()
     work = Path(args.work)
     command = "python -m benchmarks.arith " + " ".join(
@@ -277,7 +309,9 @@ def main() -> None:
         if not args.sweep_budget:  # a cell at 50% train and the task's depth *is* the default run
             trained = default_cells(work / "sweep", sweep_tasks, sweep_fracs, sweep_enc)
     tasks = [t for t in args.tasks.split(",") if t]
-    rows = bench_tasks(tasks, work, trained=trained)
+    seeds = tuple(int(x) for x in args.seeds.split(","))
+    archs = tuple(args.archs.split(","))
+    rows = bench_tasks(tasks, work, trained=trained, seeds=seeds, archs=archs)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
     measured = len(rows)

@@ -10,7 +10,13 @@ import typer
 from typer.testing import CliRunner
 
 from genlab.arith import cli as arith_cli
-from genlab.arith.config import TASK_DEFAULTS, ArithConfig, per_task_defaults
+from genlab.arith.config import (
+    ARCH_DEFAULTS,
+    LARGE_DATA_DEFAULTS,
+    TASK_DEFAULTS,
+    ArithConfig,
+    per_task_defaults,
+)
 from genlab.arith.model import Seq2SeqSpec
 from genlab.arith.problem import ArithSpec
 from genlab.cli import app
@@ -53,10 +59,24 @@ def test_a_none_default_says_in_help_what_it_stands_for(cli_app, cls):
 
 
 def test_per_task_options_are_exactly_those_a_task_changes_and_help_shows_each_tasks_value():
-    assert set(per_task_defaults()) == {name for values in TASK_DEFAULTS.values() for name in values}
-    assert per_task_defaults()["enc_layers"] == "per task: 2 for text2text, img2text; else 1"
-    result = CliRunner().invoke(app, ["arith", "train", "--help"], env={"COLUMNS": "200"})
-    assert "per task: 2 for text2text, img2text; else 1" in result.output
+    changed = [TASK_DEFAULTS.values(), ARCH_DEFAULTS.values(), [v for _, v in LARGE_DATA_DEFAULTS.values()]]
+    assert set(per_task_defaults()) == {name for group in changed for values in group for name in values}
+    shown = "per task: 2 for text2text, img2text; else 1; text2text with 8,000+ training queries: 1"
+    assert per_task_defaults()["enc_layers"] == shown
+    assert per_task_defaults()["lr"].endswith("; --arch transformer: 0.001")
+    result = CliRunner().invoke(app, ["arith", "train", "--help"], env={"COLUMNS": "300"})
+    assert shown in result.output
+
+
+def test_data_size_and_model_defaults_apply_unless_the_user_sets_the_option():
+    big = ArithConfig.for_task("text2text")  # 50% of 20,000 queries
+    assert (big.hidden, big.enc_layers, big.steps, big.lr) == (128, 1, 1200, 1e-2)
+    small = ArithConfig.for_task("text2text", train_frac=0.1)
+    assert (small.hidden, small.enc_layers, small.steps) == (256, 2, 3000)
+    asked = ArithConfig.for_task("text2text", hidden=64, arch="transformer")
+    assert (asked.hidden, asked.enc_layers, asked.lr) == (64, 1, 1e-3)
+    assert ArithConfig.for_task("text2text", arch="transformer", lr=5e-4).lr == 5e-4
+    assert ArithConfig.for_task("img2text").hidden == 256  # the rule is text2text's only
 
 
 class Built(Exception):

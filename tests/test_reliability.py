@@ -130,7 +130,7 @@ def test_a_decompression_bomb_is_one_line(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "edit, pattern",
     [
-        (lambda c: c["config"].update(cell="transistor"), "--cell 'transistor'"),
+        (lambda c: c["config"].update(arch="transistor"), "--arch 'transistor'"),
         (lambda c: c["config"].update(task="bogus"), "unknown task 'bogus'"),
     ],
 )

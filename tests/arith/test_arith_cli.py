@@ -278,3 +278,50 @@ def test_a_run_written_with_unknown_options_gets_a_one_line_error(t2t, tmp_path)
     assert result.exit_code != 0
     assert isinstance(result.exception, GenlabError)
     assert "from_the_future" in str(result.exception) and "config.json" in str(result.exception)
+
+
+def test_attention_writes_one_heat_map_per_query(t2t):
+    result = runner.invoke(app, ["arith", "attention", str(t2t), "12+9", "20-7"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "12+9 = " in result.output and "20-7 = " in result.output
+    png = t2t / "figures" / "attention.png"
+    assert png.exists() and Image.open(png).size[0] > 400
+    default = runner.invoke(app, ["arith", "attention", str(t2t)])  # its own queries, in range 0..20
+    assert default.exit_code == 0, default.output
+    assert default.output.count(" = ") >= 2
+
+
+def test_attention_refuses_a_run_without_attention(tmp_path):
+    out = tmp_path / "plain"
+    train(out, "text2text", "--epochs", "1", "--train-frac", "0.5", "--no-attention")
+    result = runner.invoke(app, ["arith", "attention", str(out)])
+    assert isinstance(result.exception, GenlabError) and "--no-attention" in str(result.exception)
+
+
+def test_the_transformer_learns_a_tiny_problem_and_shows_its_cross_attention(tmp_path):
+    out = tmp_path / "tr"
+    train(out, "text2text", "--arch", "transformer", "--hidden", "64", "--steps", "600",
+          "--train-frac", "0.5", "--patience", "1000")  # fmt: skip
+    assert json.loads((out / "config.json").read_text())["config"]["arch"] == "transformer"
+    result = runner.invoke(app, ["arith", "evaluate", str(out)])
+    assert result.exit_code == 0, result.output
+    accuracy = json.loads((out / "evaluation.json").read_text())["accuracy"]
+    assert accuracy > 0.3  # chance is about 1 in 40**2
+    shown = runner.invoke(app, ["arith", "attention", str(out), "13+8"])
+    assert shown.exit_code == 0 and (out / "figures" / "attention.png").exists()
+
+
+def test_three_digit_operands_and_multiplication_run_end_to_end(tmp_path):
+    out = tmp_path / "big"
+    result = runner.invoke(app, ["arith", "train", "--task", "text2text", "--out", str(out),
+                                 "--max-int", "999", "--ops", "+-*", "--train-frac", "0.001", "--steps", "2",
+                                 "--hidden", "32", "--batch-size", "64", "--val-size", "64"])  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    asked = runner.invoke(app, ["arith", "ask", str(out), "999*999", "--json"])
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.output)
+    assert answer["true_answer"] == "998001" and len(answer["answer"]) <= 6
+    shown = runner.invoke(app, ["arith", "attention", str(out), "5-999", "123*45"])
+    assert shown.exit_code == 0, shown.output
+    out_of_range = runner.invoke(app, ["arith", "ask", str(out), "1000+1"])
+    assert isinstance(out_of_range.exception, GenlabError) and "0..999" in str(out_of_range.exception)

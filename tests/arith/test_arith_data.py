@@ -158,3 +158,14 @@ def test_prototypes_are_real_images_of_each_character(mnist):
     rows = [int(np.flatnonzero((bank.images == p).all((1, 2)))[0]) for p in protos]
     assert list(bank.labels()[rows]) == list(range(len(spec.vocab)))  # each is an image of its own class
     assert protos[spec.blank].max() == 0
+
+
+def test_three_digit_queries_with_every_operator_have_the_right_answers():
+    spec = ArithSpec(999, "+-*")
+    q = all_queries(spec)
+    assert len(q) == 3 * 1000**2 and spec.query_len == 7 and spec.answer_len == 6
+    texts = dict(zip(q.query_text, q.answer_text, strict=True))
+    assert texts["999*999"].strip() == "998001" and texts["  5-999"].strip() == "-994"
+    assert texts["999+999"].strip() == "1998" and texts["  0*  7"].strip() == "0"
+    for i in np.random.default_rng(0).choice(len(q), 2000, replace=False):
+        assert int(q.answer_text[i]) == eval(q.query_text[i].strip())

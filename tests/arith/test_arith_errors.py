@@ -129,7 +129,7 @@ def test_sweep_runs_skips_finished_cells_and_writes_table_and_plot(tmp_path):
         assert (
             tmp_path / "text2text-frac0.3-enc1-dec1-seed0" / "evaluation.json"
         ).stat().st_mtime_ns == stamp
-        assert "| text2text | 0.5 | 2 | 1 | 1 |" in (tmp_path / "results.md").read_text()
+        assert "| text2text | gru | 0.5 | 2 | 1 | 1 |" in (tmp_path / "results.md").read_text()
         result = runner.invoke(app, [*args[:-1], "2"])  # other settings: kept, and the user is told
         assert result.exit_code == 0, result.output
         assert result.output.count("trained with other settings: epochs 1 -> 2; delete the folder") == 4

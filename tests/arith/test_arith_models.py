@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from genlab.arith.glyphs import GlyphClassifier
-from genlab.arith.model import Seq2Seq, Seq2SeqSpec
+from genlab.arith.inference import attention_maps
+from genlab.arith.model import ArithModel, Seq2SeqSpec, Seq2SeqTransformer, build_model
 from genlab.arith.problem import ArithSpec, GlyphBank, all_queries
 from genlab.arith.train import loss_fn
 from genlab.core.mnist import load_mnist
@@ -19,7 +20,7 @@ TINY = {
     "embed_dim": 16,
     "enc_layers": 1,
     "dec_layers": 1,
-    "cell": "gru",
+    "arch": "gru",
     "decoder": "autoregressive",
     "dropout": 0.0,
     "reverse": True,
@@ -31,8 +32,8 @@ TINY = {
 }
 
 
-def tiny(task: str, **kw) -> Seq2Seq:
-    return Seq2Seq(
+def tiny(task: str, **kw) -> ArithModel:
+    return build_model(
         Seq2SeqSpec(
             input_kind="image" if task.startswith("img") else "text",
             output_kind="image" if task.endswith("img") else "text",
@@ -67,9 +68,9 @@ def _io(task, batch):
 
 @pytest.mark.parametrize("task", ["text2text", "img2text", "text2img", "img2img"])
 @pytest.mark.parametrize("decoder", ["autoregressive", "repeat"])
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_shapes_for_every_task_decoder_and_cell(task, decoder, cell, batch):
-    model = tiny(task, decoder=decoder, cell=cell, enc_layers=2, dec_layers=1, attention=decoder == "repeat")
+@pytest.mark.parametrize("arch", ["gru", "lstm", "transformer"])
+def test_shapes_for_every_task_decoder_and_arch(task, decoder, arch, batch):
+    model = tiny(task, decoder=decoder, arch=arch, enc_layers=2, dec_layers=1, attention=decoder == "repeat")
     x, y = _io(task, batch)
     logits = model(x[:4], y[:4])
     pred = model.predict(x[:4])
@@ -82,14 +83,15 @@ def test_shapes_for_every_task_decoder_and_cell(task, decoder, cell, batch):
 
 
 @pytest.mark.parametrize("task", ["text2text", "img2text", "text2img", "img2img"])
-def test_a_few_steps_make_the_loss_fall(task, batch):
+@pytest.mark.parametrize("arch", ["gru", "transformer"])
+def test_a_few_steps_make_the_loss_fall(task, arch, batch):
     torch.manual_seed(0)
-    model = tiny(task)
+    model = tiny(task, arch=arch)
     x, y = _io(task, batch)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3 if arch == "gru" else 1e-3)
     losses = []
     for _ in range(25):
-        logits = model.decode(*model.encode(model.embed_query(x)), y, with_aux=task.endswith("img"))
+        logits = model(x, y, with_aux=task.endswith("img"))
         loss = loss_fn(logits, y, task.endswith("img"), batch["atok"])
         opt.zero_grad()
         loss.backward()
@@ -109,9 +111,12 @@ def test_reverse_flag_changes_what_the_encoder_reads(batch):
 
 
 @pytest.mark.parametrize("reverse_answer", [False, True])
-def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictions(batch, reverse_answer):
+@pytest.mark.parametrize("arch", ["gru", "transformer"])
+def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictions(
+    batch, reverse_answer, arch
+):
     torch.manual_seed(0)
-    model = tiny("text2text", attention=True, reverse_answer=reverse_answer).eval()
+    model = tiny("text2text", arch=arch, attention=True, reverse_answer=reverse_answer).eval()
     greedy = model.predict(batch["qtok"])
     with torch.no_grad():
         forced = model(batch["qtok"], greedy.clone()).argmax(-1)
@@ -119,11 +124,12 @@ def test_teacher_forcing_matches_greedy_when_the_model_follows_its_own_predictio
 
 
 @pytest.mark.parametrize("reverse_answer", [False, True])
-def test_reverse_answer_writes_the_units_digit_first(batch, reverse_answer):
+@pytest.mark.parametrize("arch", ["gru", "transformer"])
+def test_reverse_answer_writes_the_units_digit_first(batch, reverse_answer, arch):
     """Teacher forcing: a changed first character reaches the later positions only when it is written
     first; written right to left, it is the last one written and cannot affect the others."""
     torch.manual_seed(0)
-    model = tiny("text2text", reverse_answer=reverse_answer).eval()
+    model = tiny("text2text", arch=arch, reverse_answer=reverse_answer).eval()
     target = batch["atok"][:8]
     changed = target.clone()
     changed[:, 0] = (changed[:, 0] + 1) % len(SPEC.vocab)
@@ -142,3 +148,56 @@ def test_glyph_classifier_features():
     narrow = GlyphClassifier(13, feature_dim=128, width=16).eval()
     assert narrow.features(x).shape == (5, 128)
     assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in model.parameters()) / 4
+
+
+@pytest.mark.parametrize("arch", ["gru", "transformer"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_attention_maps_are_distributions_in_reading_order(batch, arch, reverse):
+    torch.manual_seed(0)
+    model = tiny("text2text", arch=arch, attention=True, reverse=reverse, reverse_answer=True)
+    predicted, weights = attention_maps(model, batch["qtok"][:4])
+    assert predicted.shape == (4, SPEC.answer_len)
+    assert weights.shape == (4, SPEC.answer_len, SPEC.query_len)
+    assert np.allclose(weights.sum(-1), 1.0, atol=1e-5) and weights.min() >= 0
+    assert model.attention_maps is None  # recording is switched off again
+    # a query character that the model cannot see moves no attention: mask one by its embedding
+    if arch == "gru":
+        model.eval()
+        query = batch["qtok"][:1]
+        model.attention_maps = []
+        with torch.no_grad():
+            model(query, torch.from_numpy(predicted[:1]))
+        raw = model.attention_maps[-1][0]  # written order, encoder order
+        model.attention_maps = None
+        expected = raw.flip(0)
+        expected = expected.flip(1) if reverse else expected
+        assert np.allclose(weights[0], expected.numpy(), atol=1e-6)
+
+
+def test_attention_maps_refuse_a_model_without_attention(batch):
+    from genlab.core.errors import GenlabError
+
+    with pytest.raises(GenlabError, match="--no-attention"):
+        attention_maps(tiny("text2text", attention=False), batch["qtok"][:2])
+
+
+def test_transformer_positions_tell_the_columns_apart(batch):
+    """Without position embeddings a transformer could not tell '12+34' from '21+43'."""
+    torch.manual_seed(0)
+    model = tiny("text2text", arch="transformer").eval()
+    assert isinstance(model, Seq2SeqTransformer)
+    q = torch.from_numpy(
+        SPEC.encode([SPEC.pad_query(12, "+", 34), SPEC.pad_query(21, "+", 43)], SPEC.query_len)
+    )
+    with torch.no_grad():
+        out = model(q)
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_specs_stored_before_the_transformer_load_their_recurrent_cell():
+    stored = {**TINY, "input_kind": "text", "output_kind": "text", "vocab_size": 13, "query_len": 5,
+              "answer_len": 3}  # fmt: skip
+    del stored["arch"]
+    stored["cell"] = "lstm"
+    spec = Seq2SeqSpec.from_stored(stored)
+    assert spec.arch == "lstm" and isinstance(build_model(spec).encoder, torch.nn.LSTM)

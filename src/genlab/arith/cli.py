@@ -115,6 +115,27 @@ def ask(
 
 
 @app.command()
+def attention(
+    run: Path = typer.Argument(..., help="A trained arith run."),
+    queries: list[str] | None = typer.Argument(
+        None, help="Queries such as '47+58' '41-89'.", show_default="a few with carries and borrows"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="The PNG to write; default RUN/figures/attention.png."
+    ),
+) -> None:
+    """Attention maps: which query characters each answer character looks at (the RNN's Luong
+    attention, or the transformer's cross-attention), one heat map per query."""
+    from genlab.arith.evaluate import attention_figure
+
+    result = attention_figure(run, queries, out)
+    for q in result["queries"]:
+        verdict = "right" if q["right"] else f"wrong (true {q['true']})"
+        typer.echo(f"{q['text']} = {q['answer'].strip()}  {verdict}")
+    typer.echo(f"figure: {result['figure']}")
+
+
+@app.command()
 def errors(
     run: Path = typer.Argument(..., help="A trained arith run."),
 ) -> None:
@@ -172,6 +193,9 @@ def sweep(
     seeds: str = typer.Option(
         _joined(DEFAULT_SWEEP.seeds), help="Comma-separated seeds (mean and spread over them)."
     ),
+    archs: str = typer.Option(
+        _joined(DEFAULT_SWEEP.archs), help="Comma-separated models (--arch): gru, lstm, transformer."
+    ),
     epochs: int | None = typer.Option(None, help="Epochs per cell.", show_default="enough for --steps"),
     steps: int | None = typer.Option(
         None, help="Optimizer steps per cell when --epochs is not given.", show_default="task default"
@@ -202,6 +226,7 @@ def sweep(
         enc_layers=_split_list(enc_layers, int),
         dec_layers=_split_list(dec_layers, int),
         seeds=_split_list(seeds, int),
+        archs=_split_list(archs, str),
         epochs=epochs,
         steps=steps,
         time_budget=time_budget,

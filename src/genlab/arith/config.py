@@ -29,11 +29,15 @@ class ArithConfig:
 
     task: str = option("text2text", "text2text | img2text | text2img | img2img.")
     train_frac: float = option(0.5, "Fraction of all 20,000 queries to train on.")
-    enc_layers: int = option(1, "Recurrent layers in the encoder.")
-    dec_layers: int = option(1, "Recurrent layers in the decoder.")
-    hidden: int = option(256, "Recurrent state size.")
+    enc_layers: int = option(1, "Encoder layers (recurrent, or transformer layers).")
+    dec_layers: int = option(1, "Decoder layers (recurrent, or transformer layers).")
+    hidden: int = option(256, "Recurrent state size (the transformer's width).")
     embed_dim: int = option(64, "Size of the token (and image-cell) embeddings fed to the recurrent layers.")
-    cell: str = option("gru", "gru | lstm.")
+    arch: str = option(
+        "gru",
+        "gru | lstm (recurrent, with --attention) | transformer (self- and cross-attention; --hidden is "
+        "its width, 4 heads, --embed-dim and --attention do not apply).",
+    )
     decoder: str = option("autoregressive", "autoregressive | repeat (the notebook's RepeatVector).")
     reverse: bool = option(True, "Read the query reversed: its last digits meet the decoder first.")
     # units digit first, as column arithmetic is done; README (Arithmetic) says what it measured
@@ -102,7 +106,7 @@ class ArithConfig:
         none_means="never stop early",
     )
     device: str = option("auto", "auto (cuda > mps > cpu) | cpu | cuda | mps.")
-    threads: int | None = option(None, THREADS_HELP, none_means="torch's default")
+    threads: int | None = option(None, THREADS_HELP, none_means="one per free core")
     precision: str = option("auto", PRECISION_HELP)
     compile: bool = option(False, COMPILE_HELP)
     keep_every: int = option(
@@ -125,14 +129,24 @@ class ArithConfig:
         unknown = set(overrides) - known
         if unknown:
             raise GenlabError(f"unknown arith option(s) {sorted(unknown)}")
-        values = {**TASK_DEFAULTS[task], **{k: v for k, v in overrides.items() if v is not None}}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values = {**TASK_DEFAULTS[task], **given}
+        arch = values.get("arch", "gru")
+        values = {**values, **{k: v for k, v in ARCH_DEFAULTS.get(arch, {}).items() if k not in given}}
+        size_rule = LARGE_DATA_DEFAULTS.get(task)
+        if size_rule and training_queries(values) >= size_rule[0]:
+            values = {**values, **{k: v for k, v in size_rule[1].items() if k not in given}}
         return cls(task=task, **values)
 
     def validate(self) -> None:
         if self.task not in TASKS:
             raise GenlabError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
-        if self.cell not in ("gru", "lstm"):
-            raise GenlabError(f"--cell {self.cell!r}: use gru or lstm")
+        if self.arch not in ("gru", "lstm", "transformer"):
+            raise GenlabError(f"--arch {self.arch!r}: use gru, lstm or transformer")
+        if self.arch == "transformer" and self.hidden % 4:
+            raise GenlabError(
+                f"--hidden {self.hidden}: a transformer's width must be a multiple of its 4 heads"
+            )
         if self.answer_style not in ("prototype", "random"):
             raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
         if self.decoder not in ("autoregressive", "repeat"):
@@ -200,15 +214,37 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# the transformer trains stably only at a lower peak learning rate than the recurrent models;
+# README (Arithmetic, "Speed") says what each measured
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {"transformer": {"lr": 1e-3}}
+
+# With many training queries a smaller, one-layer model on a short schedule learns text2text fastest;
+# with few, the larger two-layer model on the long schedule generalizes better. README (Arithmetic,
+# "Speed") says what each measured.
+LARGE_DATA_DEFAULTS: dict[str, tuple[int, dict[str, Any]]] = {
+    "text2text": (8000, {"hidden": 128, "enc_layers": 1, "steps": 1200}),
+}
+
+
+def training_queries(values: dict[str, Any]) -> int:
+    """How many training queries a config's values give (train_frac of every query of the problem)."""
+    base = {f.name: f.default for f in fields(ArithConfig)}
+    max_int, ops = values.get("max_int", base["max_int"]), values.get("ops", base["ops"])
+    frac = values.get("train_frac", base["train_frac"])
+    return int(frac * (max_int + 1) ** 2 * len(ops))
+
+
 @dataclass(frozen=True)
 class SweepGrid:
-    """The grid of `genlab arith sweep` (and `run_sweep`): every task x train fraction x depth x seed."""
+    """The grid of `genlab arith sweep` (and `run_sweep`): every task x model x train fraction x depth
+    x seed."""
 
     tasks: tuple[str, ...] = ("text2text", "img2text", "text2img")
     fracs: tuple[float, ...] = (0.5, 0.25, 0.1, 0.05)
     enc_layers: tuple[int, ...] = (1, 2)
     dec_layers: tuple[int, ...] = (1,)
     seeds: tuple[int, ...] = (0,)
+    archs: tuple[str, ...] = ("gru",)
 
 
 DEFAULT_SWEEP = SweepGrid()
@@ -219,7 +255,16 @@ def per_task_defaults() -> dict[str, str]:
     {"enc_layers": "per task: 2 for text2text, img2text; else 1", ...}."""
     base = {f.name: f.default for f in fields(ArithConfig)}
     changed = {name: base[name] for values in TASK_DEFAULTS.values() for name in values}
-    return {name: _per_task(name, default) for name, default in changed.items()}
+    changed.update({name: base[name] for _, values in LARGE_DATA_DEFAULTS.values() for name in values})
+    changed.update({name: base[name] for values in ARCH_DEFAULTS.values() for name in values})
+    shown = {name: _per_task(name, default) for name, default in changed.items()}
+    for arch, values in ARCH_DEFAULTS.items():
+        for name, value in values.items():
+            shown[name] += f"; --arch {arch}: {_shown(value)}"
+    for task, (least, values) in LARGE_DATA_DEFAULTS.items():
+        for name, value in values.items():
+            shown[name] += f"; {task} with {least:,}+ training queries: {_shown(value)}"
+    return shown
 
 
 def _per_task(name: str, base: Any) -> str:
@@ -229,6 +274,8 @@ def _per_task(name: str, base: Any) -> str:
         if value != base:
             groups.setdefault(value, []).append(task)
     parts = [f"{_shown(value)} for {', '.join(tasks)}" for value, tasks in groups.items()]
+    if not parts:
+        return f"{_shown(base)}"
     if sum(map(len, groups.values())) < len(TASKS):
         parts.append(f"else {_shown(base)}")
     return "per task: " + "; ".join(parts)

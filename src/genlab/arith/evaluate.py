@@ -20,9 +20,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
-from genlab.arith.inference import answer_tokens, predict, render_cells, scores, to_input
+from genlab.arith.inference import answer_tokens, attention_maps, predict, render_cells, scores, to_input
 from genlab.arith.model import read_query_cells
-from genlab.arith.plots import plot_examples
+from genlab.arith.plots import plot_attention, plot_examples
 from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, strip
 from genlab.arith.runs import KIND, load_config, load_model, task_data
 from genlab.core.errors import GenlabError
@@ -213,6 +213,21 @@ class Answerer:
     def answer(self, query: str | None = None, cells: np.ndarray | None = None) -> dict[str, Any]:
         """{"query", "answer", ...} with arrays: "query_cells" float (Tq, 28, 28), the cells the model
         read (image-input runs), and "answer_cells" float (Ta, 28, 28), its drawn answer (image outputs)."""
+        result, x = self.model_input(query, cells)
+        spec = self.spec
+        pred = predict(self.model, x, device=self.device)
+        if self.out_image:
+            result["answer_cells"] = pred[0]
+            result["answer"] = spec.decode(answer_tokens(self.model, pred, self.classifier))[0].strip()
+            result["answer_means"] = "what the glyph classifier reads in the generated image"
+        else:
+            result["answer"] = spec.decode(pred)[0].strip()
+        return result
+
+    def model_input(
+        self, query: str | None = None, cells: np.ndarray | None = None
+    ) -> tuple[dict[str, Any], torch.Tensor]:
+        """A typed query or a user's cells as the model reads them: ({"query", ...}, a batch of one)."""
         spec = self.spec
         result: dict[str, Any] = {}
         if cells is not None:
@@ -234,17 +249,8 @@ class Answerer:
                 cells = cells_u8.astype(np.float32) / 255
         if cells is not None:
             result["query_cells"] = cells
-            x = torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
-        else:
-            x = torch.from_numpy(tokens)
-        pred = predict(self.model, x, device=self.device)
-        if self.out_image:
-            result["answer_cells"] = pred[0]
-            result["answer"] = spec.decode(answer_tokens(self.model, pred, self.classifier))[0].strip()
-            result["answer_means"] = "what the glyph classifier reads in the generated image"
-        else:
-            result["answer"] = spec.decode(pred)[0].strip()
-        return result
+            return result, torch.from_numpy(cells)[None]  # (1, Tq, 28, 28)
+        return result, torch.from_numpy(tokens)
 
 
 def ask_arith(
@@ -275,6 +281,71 @@ def ask_arith(
         path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
         result["answer_png"] = _save_cells(answer_cells, path)
     return result
+
+
+# queries whose answers need a carry or a borrow (and one that needs none), per operator
+ATTENTION_QUERIES = {"+": ("47+58", "81+24", "9+95"), "-": ("41-89", "90-7", "52-18"), "*": ("12*34",)}
+
+
+def attention_figure(
+    run: RunDir | str | Path,
+    queries: list[str] | None = None,
+    out: str | Path | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Where each answer character looks in the query: one heat map per query (default: a few with
+    carries and borrows) in RUN/figures/attention.png. Returns {"figure", "queries": [...]}."""
+    answerer = Answerer(run, device)
+    spec, model = answerer.spec, answerer.model
+    queries = queries or default_attention_queries(spec)
+    panels = []
+    for query in queries:
+        result, x = answerer.model_input(query)
+        predicted, weights = attention_maps(model, x, device)
+        answer = spec.decode(answer_tokens(model, predicted, answerer.classifier))[0]
+        panels.append(
+            {
+                "text": result["query"],
+                "query": spec.pad_query(*spec.parse(query)),
+                "answer": answer,
+                "weights": weights[0],
+                "right": answer.strip() == result["true_answer"],
+                "true": result["true_answer"],
+            }
+        )
+    path = Path(out) if out else answerer.run.figures_dir / "attention.png"
+    arch = model.spec.arch if model.spec.arch == "transformer" else f"{model.spec.arch} + Luong attention"
+    plot_attention(path, panels, f"{answerer.config.task}, {arch}: where each answer character looks")
+    return {
+        "figure": str(path),
+        "queries": [{k: p[k] for k in ("text", "query", "answer", "right", "true")} for p in panels],
+    }
+
+
+def default_attention_queries(spec: ArithSpec) -> list[str]:
+    """A few queries per operator, most of them with a carry or a borrow in the units column: the
+    fixed ones where they are in range, else drawn (seeded) from the range."""
+    rng = np.random.default_rng(0)
+    queries = []
+    for op in spec.ops:
+        chosen = [q for q in ATTENTION_QUERIES[op] if _fits(spec, q)]
+        for _ in range(200):
+            if len(chosen) >= 2:
+                break
+            a, b = (int(v) for v in rng.integers(0, spec.max_int + 1, 2))
+            carries = {"+": a % 10 + b % 10 >= 10, "-": a % 10 < b % 10, "*": a % 10 * (b % 10) >= 10}[op]
+            if carries and f"{a}{op}{b}" not in chosen:
+                chosen.append(f"{a}{op}{b}")
+        queries += chosen
+    return queries
+
+
+def _fits(spec: ArithSpec, query: str) -> bool:
+    try:
+        spec.parse(query)
+    except GenlabError:
+        return False
+    return True
 
 
 def _save_cells(cells: np.ndarray, path: Path) -> str:

@@ -23,7 +23,7 @@ from torch import nn
 
 from genlab import __version__
 from genlab.arith.config import ArithConfig
-from genlab.arith.model import Seq2Seq
+from genlab.arith.model import ArithModel
 from genlab.arith.problem import ArithSpec
 from genlab.arith.runs import KIND, load_config, load_model
 from genlab.core.errors import GenlabError
@@ -37,13 +37,13 @@ CHAR_NAMES = {"+": "plus", "-": "minus", "*": "times", " ": "blank"}
 class Answerer(nn.Module):
     """query tokens (N, query_len) int64 -> answer tokens (N, answer_len) int64 (or answer cells)."""
 
-    def __init__(self, model: Seq2Seq) -> None:
+    def __init__(self, model: ArithModel) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, query: torch.Tensor) -> torch.Tensor:
         m = self.model
-        logits = m.decode(*m.encode(m.embed_query(query)))  # greedy: no target
+        logits = m.decode(m.encode(m.embed_query(query)))  # greedy: no target
         return logits.argmax(-1) if m.spec.output_kind == "text" else torch.sigmoid(logits)
 
 
@@ -77,7 +77,7 @@ def example_query(spec: ArithSpec) -> str:
 
 
 def describe(
-    run: RunDir, config: ArithConfig, model: Seq2Seq, path: Path, fmt: str, checkpoint: str
+    run: RunDir, config: ArithConfig, model: ArithModel, path: Path, fmt: str, checkpoint: str
 ) -> dict[str, Any]:
     """The sidecar: the vocabulary, how a query becomes tokens and how the answer reads back."""
     spec = config.spec

@@ -13,8 +13,9 @@ import torch
 
 from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import GlyphClassifier, classifier_for, read_cells
-from genlab.arith.model import Seq2Seq, read_query_cells
+from genlab.arith.model import ArithModel, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData
+from genlab.core.errors import GenlabError
 
 
 def render_cells(tokens: np.ndarray, bank: GlyphBank, seed: int) -> np.ndarray:
@@ -22,7 +23,7 @@ def render_cells(tokens: np.ndarray, bank: GlyphBank, seed: int) -> np.ndarray:
     return bank.render(tokens, np.random.default_rng(seed))
 
 
-def to_input(model: Seq2Seq, tokens: np.ndarray, cells: np.ndarray | None) -> torch.Tensor:
+def to_input(model: ArithModel, tokens: np.ndarray, cells: np.ndarray | None) -> torch.Tensor:
     if model.spec.input_kind == "text":
         return torch.from_numpy(tokens)
     return torch.from_numpy(cells).float().div_(255)
@@ -30,7 +31,7 @@ def to_input(model: Seq2Seq, tokens: np.ndarray, cells: np.ndarray | None) -> to
 
 @torch.inference_mode()
 def predict(
-    model: Seq2Seq, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu", cell_probs: bool = False
+    model: ArithModel, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu", cell_probs: bool = False
 ) -> np.ndarray:
     """Greedy answers for all inputs: tokens (N, Ta) int64, or images (N, Ta, 28, 28) float [0,1]."""
     model.eval()
@@ -41,7 +42,9 @@ def predict(
     return torch.cat(parts).numpy()
 
 
-def answer_tokens(model: Seq2Seq, predictions: np.ndarray, classifier: GlyphClassifier | None) -> np.ndarray:
+def answer_tokens(
+    model: ArithModel, predictions: np.ndarray, classifier: GlyphClassifier | None
+) -> np.ndarray:
     """Predicted answers as tokens: directly for text outputs, read back for image outputs."""
     if model.spec.output_kind == "text":
         return predictions
@@ -58,7 +61,7 @@ def scores(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
 
 
 def validation_metrics(
-    model: Seq2Seq, data: TaskData, config: ArithConfig, device: Any, cache: dict[str, Any] | None = None
+    model: ArithModel, data: TaskData, config: ArithConfig, device: Any, cache: dict[str, Any] | None = None
 ) -> dict[str, float]:
     """Periodic check on the validation queries (unseen queries, train-pool handwriting).
 
@@ -84,7 +87,34 @@ def validation_metrics(
     return {"val_acc": acc, "val_char_acc": char}
 
 
-def validator(data: TaskData, config: ArithConfig, device: Any) -> Callable[[Seq2Seq], dict[str, float]]:
+def validator(data: TaskData, config: ArithConfig, device: Any) -> Callable[[ArithModel], dict[str, float]]:
     """The training loop's evaluation callback: `validate(model) -> {"val_acc", "val_char_acc"}`."""
     cache: dict[str, Any] = {}
     return lambda model: validation_metrics(model, data, config, device, cache)
+
+
+@torch.inference_mode()
+def attention_maps(model: ArithModel, x: torch.Tensor, device: Any = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Greedy answers for `x`, and where each answer position looked: (predictions, weights (N, Ta, Tq)),
+    both axes of the weights in reading order (answer left to right, query left to right).
+
+    The weights come from a teacher-forced pass on the model's own greedy answer, which gives the
+    same outputs as greedy decoding: for the RNN its Luong attention, for the transformer the top
+    decoder layer's cross-attention averaged over heads."""
+    spec = model.spec
+    if spec.arch != "transformer" and not spec.attention:
+        raise GenlabError("this run was trained with --no-attention: it has no attention to show")
+    model.eval()
+    x = x.to(device)
+    predicted = model.predict(x)
+    model.attention_maps = []
+    try:
+        model(x, predicted)
+        weights = model.attention_maps[-1]
+    finally:
+        model.attention_maps = None
+    if spec.reverse_answer:
+        weights = weights.flip(1)
+    if spec.reverse:
+        weights = weights.flip(2)
+    return predicted.cpu().numpy(), weights.cpu().numpy()

@@ -1,14 +1,16 @@
-"""Encoder-decoder recurrent models for arithmetic, with text or handwriting on either side.
+"""Encoder-decoder models for arithmetic, with text or handwriting on either side.
 
     query  (B, Tq) tokens  or (B, Tq, 28, 28) images
       -> embedding / per-cell CNN        (B, Tq, E)
-      -> encoder RNN (enc_layers)        final state; context c = top layer's last h  (B, H)
-      -> decoder RNN (dec_layers)        (B, Ta, H), started from the encoder's final state
+      -> encoder (enc_layers)            RNN: final state, context c = top layer's last h (B, H)
+                                         transformer: self-attention over the query (B, Tq, H)
+      -> decoder (dec_layers)            (B, Ta, H); RNN: Luong attention, transformer: cross-attention
       -> head                            (B, Ta, V) logits  or (B, Ta, 28, 28) pixel logits
 
-Two decoders: "repeat" feeds c at every output step (the notebook's RepeatVector); the
-"autoregressive" one also feeds the previous output (a token, or an image), with teacher forcing
-in training and greedy decoding at inference.
+Two decoders: "repeat" decodes every answer position from the query alone (the RNN feeds c at every
+step, the notebook's RepeatVector); the "autoregressive" one also feeds the previous output (a
+token, or an image), with teacher forcing in training and greedy decoding at inference.
+`build_model(spec)` picks the architecture (`--arch gru|lstm|transformer`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Seq2SeqSpec:
     embed_dim: int
     enc_layers: int
     dec_layers: int
-    cell: str  # "gru" | "lstm"
+    arch: str  # "gru" | "lstm" (recurrent) | "transformer"
     decoder: str  # "autoregressive" | "repeat"
     dropout: float
     reverse: bool  # read the query right to left: the last digits meet the decoder first
@@ -73,6 +75,8 @@ class Seq2SeqSpec:
         """The spec stored in a run's config.json, with the fields older runs lack filled in as
         those runs were built."""
         values = {**cls.LEGACY, **stored}
+        if "cell" in values:  # runs from before the transformer named their recurrent cell "cell"
+            values["arch"] = values.pop("cell")
         if values.pop("attention_heads", 1) != 1:  # an option that existed for a while, then went
             raise GenlabError(
                 "this run uses multi-head attention, which this genlab no longer builds: train it again"
@@ -103,34 +107,36 @@ class ImageHead(nn.Module):
         return self.deconv(x)[:, 0]
 
 
-class Seq2Seq(nn.Module):
-    def __init__(self, spec: Seq2SeqSpec) -> None:
+class ArithModel(nn.Module):
+    """What both architectures share: the query's way in (token embeddings, or a glyph classifier's
+    reading of each handwriting cell), the answer's way out (character logits, or pixel logits with
+    the auxiliary character head), feeding back the previous answer character, and the flip of
+    right-to-left answers. Subclasses encode the query (`encode`) and run their decoder (`_decode`).
+
+    Set `attention_maps` to a list to record, on each decoder pass, the weights (B, Ta, Tq) with
+    which every answer position (in the order written) looked at the encoder's positions.
+    """
+
+    def __init__(self, spec: Seq2SeqSpec, width: int) -> None:
         super().__init__()
         self.spec = spec
         s = spec
         if s.input_kind == "image":
             # each cell is read by a glyph classifier; its class probabilities are the cell's input,
-            # so the recurrent part sees "soft text" and the CNN can start from the pretrained reader
+            # so the sequence model sees "soft text" and the CNN can start from the pretrained reader
             self.cell_encoder = GlyphClassifier(s.vocab_size, s.cell_features, s.cnn_width)
-            self.in_proj = nn.Linear(s.vocab_size, s.embed_dim)
+            self.in_proj = nn.Linear(s.vocab_size, width)
         else:
-            self.in_embed = nn.Embedding(s.vocab_size, s.embed_dim)
-        self.encoder = _rnn(s.cell, s.embed_dim, s.hidden, s.enc_layers, s.dropout)
-        dec_in = s.hidden
+            self.in_embed = nn.Embedding(s.vocab_size, width)
         if s.decoder == "autoregressive":
-            dec_in += s.embed_dim
             if s.output_kind == "text":
-                self.out_embed = nn.Embedding(s.vocab_size + 1, s.embed_dim)  # last index = start
+                self.out_embed = nn.Embedding(s.vocab_size + 1, width)  # last index = start
             else:
-                self.out_embed_img = nn.Linear(28 * 28, s.embed_dim)
-                self.start = nn.Parameter(torch.zeros(s.embed_dim))
+                self.out_embed_img = nn.Linear(28 * 28, width)
+                self.start = nn.Parameter(torch.zeros(width))
         elif s.decoder != "repeat":
             raise ValueError(f"unknown decoder {s.decoder!r}")
-        self.decoder = _rnn(s.cell, dec_in, s.hidden, s.dec_layers, s.dropout)
         self.drop = nn.Dropout(s.dropout)
-        if s.attention:
-            self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
-            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
         if s.output_kind == "text":
             self.head = nn.Linear(s.hidden, s.vocab_size)
         elif s.aux_text:
@@ -140,8 +146,9 @@ class Seq2Seq(nn.Module):
             self.head = ImageHead(s.hidden + s.vocab_size)
         else:
             self.head = ImageHead(s.hidden)
+        self.attention_maps: list[torch.Tensor] | None = None
 
-    # -- encoder ----------------------------------------------------------------------------
+    # -- the query's way in -----------------------------------------------------------------
 
     def embed_query(self, query: torch.Tensor) -> torch.Tensor:
         """tokens (B, Tq) or images (B, Tq, 28, 28) in [0, 1] -> (B, Tq, E)."""
@@ -158,6 +165,108 @@ class Seq2Seq(nn.Module):
     def embed_cell_features(self, feats: torch.Tensor) -> torch.Tensor:
         """Precomputed cell probabilities (B, Tq, V) -> (B, Tq, E) (training with a frozen cell CNN)."""
         return self.in_proj(feats)
+
+    def encode(self, embedded: torch.Tensor) -> tuple[Any, ...]:
+        """(B, Tq, E) -> what `decode` starts from."""
+        raise NotImplementedError
+
+    # -- the answer's way out ---------------------------------------------------------------
+
+    def _feedback(self, previous: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Embedding of the previous output (B, E); None means the start of the answer."""
+        if self.spec.output_kind == "text":
+            if previous is None:
+                previous = torch.full(
+                    (batch,), self.spec.vocab_size, dtype=torch.long, device=self.head.weight.device
+                )
+            return self.out_embed(previous)
+        if previous is None:
+            return self.start.expand(batch, -1)
+        return self.out_embed_img(previous.reshape(batch, -1))
+
+    def _teacher_inputs(self, target: torch.Tensor) -> torch.Tensor:
+        """The decoder's inputs under teacher forcing: start, then the target shifted by one (B, Ta, E)."""
+        b, length = target.shape[:2]
+        first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
+        if self.spec.output_kind == "text":
+            rest = self.out_embed(target[:, :-1])  # (B, Ta-1, E)
+        else:
+            rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
+        return torch.cat([first, rest], 1)
+
+    def _next_input(self, step_logits: torch.Tensor) -> torch.Tensor:
+        """What greedy decoding feeds back after one step's logits: a token or an image."""
+        return step_logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step_logits)
+
+    def _output(self, out: torch.Tensor, with_aux: bool = False) -> Any:
+        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits)."""
+        out = self.drop(out)
+        if self.spec.output_kind == "text":
+            return self.head(out)
+        aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
+        if aux is not None:
+            out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
+        b, t, h = out.shape
+        pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
+        return (pixels, aux) if with_aux else pixels
+
+    def _record(self, weights: torch.Tensor) -> None:
+        if self.attention_maps is not None:
+            self.attention_maps.append(weights.detach())
+
+    def decode(
+        self, encoded: tuple[Any, ...], target: torch.Tensor | None = None, with_aux: bool = False
+    ) -> Any:
+        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing.
+
+        `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
+        """
+        if not self.spec.reverse_answer:
+            return self._decode(encoded, target, with_aux)
+        flipped = self._decode(encoded, None if target is None else target.flip(1), with_aux)
+        if isinstance(flipped, tuple):
+            return tuple(None if t is None else t.flip(1) for t in flipped)
+        return flipped.flip(1)
+
+    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+        """`decode` in the order the answer is written (right to left with `reverse_answer`)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        target: torch.Tensor | None = None,
+        cell_probs: bool = False,
+        with_aux: bool = False,
+    ) -> Any:
+        """Teacher-forced logits for `target` (greedy decoding without one); `cell_probs` as in
+        `predict`; `with_aux` also returns the image head's auxiliary character logits."""
+        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
+        return self.decode(self.encode(embedded), target, with_aux=with_aux)
+
+    @torch.inference_mode()
+    def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:
+        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
+
+        `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
+        """
+        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
+        logits = self.decode(self.encode(embedded))
+        return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)
+
+
+class Seq2Seq(ArithModel):
+    """The recurrent encoder-decoder (GRU or LSTM), with Luong attention over the encoder outputs."""
+
+    def __init__(self, spec: Seq2SeqSpec) -> None:
+        super().__init__(spec, spec.embed_dim)
+        s = spec
+        self.encoder = _rnn(s.arch, s.embed_dim, s.hidden, s.enc_layers, s.dropout)
+        dec_in = s.hidden + (s.embed_dim if s.decoder == "autoregressive" else 0)
+        self.decoder = _rnn(s.arch, dec_in, s.hidden, s.dec_layers, s.dropout)
+        if s.attention:
+            self.attn_score = nn.Linear(s.hidden, s.hidden, bias=False)  # score = h_t W e_s
+            self.attn_combine = nn.Linear(2 * s.hidden, s.hidden)
 
     def encode(self, embedded: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor]:
         """(B, Tq, E) -> (decoder initial state, context (B, H), encoder outputs (B, Tq, H))."""
@@ -177,79 +286,26 @@ class Seq2Seq(nn.Module):
             init, context = top.unsqueeze(0).repeat(n, 1, 1).contiguous(), top
         return init, context, memory
 
-    # -- decoder ----------------------------------------------------------------------------
-
-    def _feedback(self, previous: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """Embedding of the previous output (B, E); None means the start of the answer."""
-        if self.spec.output_kind == "text":
-            if previous is None:
-                previous = torch.full(
-                    (batch,), self.spec.vocab_size, dtype=torch.long, device=self.head.weight.device
-                )
-            return self.out_embed(previous)
-        if previous is None:
-            return self.start.expand(batch, -1)
-        return self.out_embed_img(previous.reshape(batch, -1))
-
     def _attend(self, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Luong attention: (B, Ta, H) decoder outputs -> tanh(W [h_t; sum_s a_ts e_s]) (B, Ta, H)."""
         weights = torch.softmax(self.attn_score(out) @ memory.transpose(1, 2), -1)  # (B, Ta, Tq)
+        self._record(weights)
         return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
 
     def _head(self, out: torch.Tensor, memory: torch.Tensor, with_aux: bool = False) -> Any:
-        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits)."""
         if self.spec.attention:
             out = self._attend(out, memory)
-        out = self.drop(out)
-        if self.spec.output_kind == "text":
-            return self.head(out)
-        aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
-        if aux is not None:
-            out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
-        b, t, h = out.shape
-        pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
-        return (pixels, aux) if with_aux else pixels
+        return self._output(out, with_aux)
 
-    def decode(
-        self,
-        state: State,
-        context: torch.Tensor,
-        memory: torch.Tensor,
-        target: torch.Tensor | None = None,
-        with_aux: bool = False,
-    ) -> Any:
-        """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing.
-
-        `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
-        """
-        if not self.spec.reverse_answer:
-            return self._decode(state, context, memory, target, with_aux)
-        flipped = self._decode(state, context, memory, None if target is None else target.flip(1), with_aux)
-        if isinstance(flipped, tuple):
-            return tuple(None if t is None else t.flip(1) for t in flipped)
-        return flipped.flip(1)
-
-    def _decode(
-        self,
-        state: State,
-        context: torch.Tensor,
-        memory: torch.Tensor,
-        target: torch.Tensor | None,
-        with_aux: bool,
-    ) -> Any:
-        """`decode` in the order the answer is written (right to left with `reverse_answer`)."""
+    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+        state, context, memory = encoded
         b, length = context.shape[0], self.spec.answer_len
         ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
         if self.spec.decoder == "repeat":
             out, _ = self.decoder(ctx, state)
             return self._head(out, memory, with_aux)
         if target is not None:
-            first = self._feedback(None, b).unsqueeze(1)  # (B, 1, E)
-            if self.spec.output_kind == "text":
-                rest = self.out_embed(target[:, :-1])  # (B, Ta-1, E)
-            else:
-                rest = self.out_embed_img(target[:, :-1].reshape(b, length - 1, -1))
-            out, _ = self.decoder(torch.cat([torch.cat([first, rest], 1), ctx], -1), state)
+            out, _ = self.decoder(torch.cat([self._teacher_inputs(target), ctx], -1), state)
             return self._head(out, memory, with_aux)
         # greedy: feed back the model's own previous output
         previous, logits = None, []
@@ -258,36 +314,114 @@ class Seq2Seq(nn.Module):
             out, state = self.decoder(step_in, state)
             step = self._head(out, memory)[:, 0]
             logits.append(step)
-            previous = step.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step)
+            previous = self._next_input(step)
         return torch.stack(logits, 1)
 
+
+TRANSFORMER_HEADS = 4
+
+
+class _DecoderLayer(nn.Module):
+    """Pre-norm transformer decoder layer that also returns its cross-attention weights (B, Ta, Tq)
+    (torch's nn.TransformerDecoderLayer does not)."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.ff = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * width, width)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(3))
+        self.drop = nn.Dropout(dropout)
+
     def forward(
-        self,
-        query: torch.Tensor,
-        target: torch.Tensor | None = None,
-        cell_probs: bool = False,
-        with_aux: bool = False,
-    ) -> Any:
-        """Teacher-forced logits for `target` (greedy decoding without one); `cell_probs` as in
-        `predict`; `with_aux` also returns the image head's auxiliary character logits."""
-        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
-        state, context, memory = self.encode(embedded)
-        return self.decode(state, context, memory, target, with_aux=with_aux)
+        self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.norms[0](x)
+        x = x + self.drop(self.self_attn(h, h, h, attn_mask=mask, need_weights=False)[0])
+        h = self.norms[1](x)
+        attended, weights = self.cross_attn(h, memory, memory, need_weights=True)
+        x = x + self.drop(attended)
+        return x + self.drop(self.ff(self.norms[2](x))), weights
 
-    @torch.inference_mode()
-    def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:
-        """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
 
-        `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
-        """
-        embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
-        logits = self.decode(*self.encode(embedded))
-        return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)
+class Seq2SeqTransformer(ArithModel):
+    """An encoder-decoder transformer (torch.nn attention) on the same inputs and outputs.
+
+    Positions are learned embeddings, one per query column and one per answer position: with the
+    aligned query layout each column holds one place value of one operand, so a position embedding
+    is a digit's place. `--hidden` is the model width (4 heads). The "autoregressive" decoder feeds
+    back the previous answer character under a causal mask; "repeat" decodes every answer position
+    at once from its position embedding alone.
+    """
+
+    def __init__(self, spec: Seq2SeqSpec) -> None:
+        super().__init__(spec, spec.hidden)
+        s, width = spec, spec.hidden
+        self.query_pos = nn.Embedding(s.query_len, width)
+        self.answer_pos = nn.Embedding(s.answer_len, width)
+        layer = nn.TransformerEncoderLayer(
+            width, TRANSFORMER_HEADS, 4 * width, s.dropout, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, s.enc_layers, enable_nested_tensor=False)
+        self.encoder_norm = nn.LayerNorm(width)
+        self.decoder = nn.ModuleList(
+            _DecoderLayer(width, TRANSFORMER_HEADS, s.dropout) for _ in range(s.dec_layers)
+        )
+        self.decoder_norm = nn.LayerNorm(width)
+
+    def encode(self, embedded: torch.Tensor) -> tuple[torch.Tensor]:
+        """(B, Tq, E) -> (encoder outputs (B, Tq, H),)."""
+        if self.spec.reverse:
+            embedded = embedded.flip(1)
+        positions = torch.arange(embedded.shape[1], device=embedded.device)
+        return (self.encoder_norm(self.encoder(embedded + self.query_pos(positions))),)
+
+    def _run_decoder(self, inputs: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) decoder inputs, T <= answer_len -> (B, T, H) outputs; records the top layer's
+        cross-attention."""
+        t = inputs.shape[1]
+        x = inputs + self.answer_pos(torch.arange(t, device=inputs.device))
+        mask = None
+        if self.spec.decoder == "autoregressive":
+            mask = torch.ones(t, t, dtype=torch.bool, device=inputs.device).triu(1)  # True = hidden
+        weights = None
+        for layer in self.decoder:
+            x, weights = layer(x, memory, mask)
+        if weights is not None:
+            self._record(weights)
+        return self.decoder_norm(x)
+
+    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+        (memory,) = encoded
+        b, length = memory.shape[0], self.spec.answer_len
+        if self.spec.decoder == "repeat":
+            blank = memory.new_zeros(b, length, memory.shape[-1])
+            return self._output(self._run_decoder(blank, memory), with_aux)
+        if target is not None:
+            return self._output(self._run_decoder(self._teacher_inputs(target), memory), with_aux)
+        # greedy: run the decoder over the answer so far, keep the last position's output
+        inputs, logits = [self._feedback(None, b)], []
+        for _t in range(length):
+            out = self._run_decoder(torch.stack(inputs, 1), memory)[:, -1:]
+            step = self._output(out)[:, 0]
+            logits.append(step)
+            inputs.append(self._feedback(self._next_input(step), b))
+        return torch.stack(logits, 1)
+
+
+ARCHS = ("gru", "lstm", "transformer")
+
+
+def build_model(spec: Seq2SeqSpec) -> ArithModel:
+    """The model a spec describes: the transformer, or the recurrent model with its cell."""
+    return Seq2SeqTransformer(spec) if spec.arch == "transformer" else Seq2Seq(spec)
 
 
 @torch.inference_mode()
 def read_query_cells(
-    model: Seq2Seq, cells: torch.Tensor, device: Any, batch_size: int = 1024
+    model: ArithModel, cells: torch.Tensor, device: Any, batch_size: int = 1024
 ) -> torch.Tensor:
     """Images (N, Tq, 28, 28) in [0, 1] -> the model's cell probabilities (N, Tq, V)."""
     model.eval()

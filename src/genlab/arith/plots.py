@@ -166,30 +166,30 @@ def plot_error_breakdown(path: Path | str, tables: dict[str, list[dict[str, Any]
 
 
 def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[tuple]) -> Path:
-    """Exact-match test accuracy against train fraction: one line per task and depth."""
+    """Exact-match test accuracy against train fraction: one line per task, model and depth."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    keys = sorted({(s["task"], s["enc_layers"], s["dec_layers"]) for s in summary})
+    key = lambda s: (s["task"], s.get("arch", "gru"), s["enc_layers"], s["dec_layers"])  # noqa: E731
+    keys = sorted({key(s) for s in summary})
     styles = ["-", "--", ":", "-."]
-    depths = sorted({(k[1], k[2]) for k in keys})
-    for task, enc, dec in keys:
-        pts = sorted(
-            (s for s in summary if (s["task"], s["enc_layers"], s["dec_layers"]) == (task, enc, dec)),
-            key=lambda s: s["train_frac"],
-        )
+    depths = sorted({k[1:] for k in keys})  # (model, enc, dec): one line style each
+    for task, arch, enc, dec in keys:
+        pts = sorted((s for s in summary if key(s) == (task, arch, enc, dec)), key=lambda s: s["train_frac"])
         x = [s["train_frac"] for s in pts]
         y = np.array([100 * s["accuracy_mean"] for s in pts])
         err = np.array([100 * s["accuracy_std"] for s in pts])
-        label = f"{task}, {enc} enc / {dec} dec layer{'s' if max(enc, dec) > 1 else ''}"
+        model = "" if arch == "gru" else f" {arch},"
+        label = f"{task},{model} {enc} enc / {dec} dec layer{'s' if max(enc, dec) > 1 else ''}"
+        style = depths.index((arch, enc, dec))
         ax.errorbar(
             x,
             y,
             yerr=err if err.any() else None,
-            marker="osD^"[depths.index((enc, dec)) % 4],
+            marker="osD^v*"[style % 6],
             capsize=3,
             label=label,
             color=TASK_COLORS.get(task, "#333333"),
-            ls=styles[depths.index((enc, dec)) % len(styles)],
+            ls=styles[style % len(styles)],
         )
     tasks_shown = {k[0] for k in keys}
     fracs = sorted({s["train_frac"] for s in summary}) or [0.5]
@@ -225,4 +225,40 @@ def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[t
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="lower right")
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_attention(path: Path | str, panels: list[dict[str, Any]], title: str) -> Path:
+    """One heat map per query: a row per answer character, a column per query character, the share
+    of its attention that the answer character gave each query character.
+
+    Each panel: {"text": the query as typed, "query": the query as laid out (' 47+58'), "answer":
+    the model's answer as laid out,
+    "weights": (len(answer), len(query)), "right": bool, "true": the true answer}."""
+    plt = _plt()
+    n = max(1, len(panels))
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.5 * rows + 0.6), squeeze=False)
+    shown = lambda text: [("·" if c == " " else c) for c in text]  # noqa: E731
+    image = None
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        weights = np.asarray(panel["weights"])
+        image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(weights.shape[1]), shown(panel["query"]), fontsize=11, family="monospace")
+        ax.set_yticks(range(weights.shape[0]), shown(panel["answer"]), fontsize=11, family="monospace")
+        ax.tick_params(length=0)
+        verdict = "right" if panel["right"] else f"wrong, true {panel['true']}"
+        ax.set_title(
+            f"{panel['text']} = {panel['answer'].strip()} ({verdict})",
+            fontsize=9,
+            color=RIGHT if panel["right"] else WRONG,
+        )
+        ax.set_xlabel("query character", fontsize=8)
+        ax.set_ylabel("answer character", fontsize=8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)

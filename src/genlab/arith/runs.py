@@ -8,7 +8,7 @@ import torch
 
 from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import glyph_banks
-from genlab.arith.model import Seq2Seq, Seq2SeqSpec
+from genlab.arith.model import ArithModel, Seq2SeqSpec, build_model
 from genlab.arith.problem import TaskData, all_queries, load_split, needs_images, split_queries
 from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
@@ -28,7 +28,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         embed_dim=config.embed_dim,
         enc_layers=config.enc_layers,
         dec_layers=config.dec_layers,
-        cell=config.cell,
+        arch=config.arch,
         decoder=config.decoder,
         dropout=config.dropout,
         reverse=config.reverse,
@@ -60,6 +60,8 @@ def load_config(run: RunDir) -> ArithConfig:
     stored.pop("model", None)
     stored.pop("resolved", None)
     stored = {**LEGACY_CONFIG, **stored}
+    if "cell" in stored:  # runs from before the transformer named their recurrent cell "cell"
+        stored["arch"] = stored.pop("cell")
     unknown = sorted(set(stored) - {f.name for f in fields(ArithConfig)})
     if unknown:
         raise GenlabError(
@@ -91,7 +93,7 @@ def task_data(config: ArithConfig, run: RunDir | None = None) -> TaskData:
     return TaskData(queries, split, train_bank, test_bank, source)
 
 
-def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> Seq2Seq:
-    model = Seq2Seq(Seq2SeqSpec.from_stored(run.config["model"]))
+def load_model(run: RunDir, name: str = "model", device: str | torch.device = "cpu") -> ArithModel:
+    model = build_model(Seq2SeqSpec.from_stored(run.config["model"]))
     run.load_into(model, name, device)
     return model.to(device).eval()

@@ -6,6 +6,7 @@ figure are written once at the end.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -41,8 +42,9 @@ REPORTED = [
 ]
 
 
-def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int) -> str:
-    return f"{task}-frac{frac:g}-enc{enc}-dec{dec}-seed{seed}"
+def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int, arch: str = "gru") -> str:
+    suffix = "" if arch == "gru" else f"-{arch}"  # the GRU cells keep the names they always had
+    return f"{task}-frac{frac:g}-enc{enc}-dec{dec}-seed{seed}{suffix}"
 
 
 HANDWRITING_OPTIONS = (
@@ -76,20 +78,19 @@ def sweep_cells(
     seeds: Sequence[int],
     task_overrides: dict[str, dict[str, Any]] | None,
     overrides: dict[str, Any],
+    archs: Sequence[str] = DEFAULT_SWEEP.archs,
 ) -> list[Cell]:
     for task in tasks:
         if task not in TASKS:
             raise GenlabError(f"unknown task {task!r} in --tasks: choose from {', '.join(TASKS)}")
     cells = []
-    for task in tasks:
-        for frac in fracs:
-            for enc in enc_layers:
-                for dec in dec_layers:
-                    for seed in seeds:
-                        options = {"train_frac": frac, "enc_layers": enc, "dec_layers": dec, "seed": seed,
-                                   **overrides, **(task_overrides or {}).get(task, {})}  # fmt: skip
-                        path = out / sweep_cell_name(task, frac, enc, dec, seed)
-                        cells.append(Cell(path, ArithConfig.for_task(task, **options)))
+    for task, arch, frac, enc, dec, seed in itertools.product(
+        tasks, archs, fracs, enc_layers, dec_layers, seeds
+    ):
+        options = {"train_frac": frac, "enc_layers": enc, "dec_layers": dec, "seed": seed, "arch": arch,
+                   **overrides, **(task_overrides or {}).get(task, {})}  # fmt: skip
+        path = out / sweep_cell_name(task, frac, enc, dec, seed, arch)
+        cells.append(Cell(path, ArithConfig.for_task(task, **options)))
     return cells
 
 
@@ -188,6 +189,7 @@ def run_sweep(
     enc_layers: Sequence[int] = DEFAULT_SWEEP.enc_layers,
     dec_layers: Sequence[int] = DEFAULT_SWEEP.dec_layers,
     seeds: Sequence[int] = DEFAULT_SWEEP.seeds,
+    archs: Sequence[str] = DEFAULT_SWEEP.archs,
     epochs: int | None = None,
     steps: int | None = None,
     time_budget: float | None = None,
@@ -210,7 +212,7 @@ def run_sweep(
         raise GenlabError(f"--workers {workers}: use 1 or more")
     schedule = {"epochs": epochs, "steps": steps, "time_budget": time_budget}
     cells = sweep_cells(
-        out, tasks, fracs, enc_layers, dec_layers, seeds, task_overrides, {**schedule, **overrides}
+        out, tasks, fracs, enc_layers, dec_layers, seeds, task_overrides, {**schedule, **overrides}, archs
     )
     if workers == 1 and not devices:
         held = work_through(cells)
@@ -246,15 +248,17 @@ def summarize_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and standard deviation over seeds for every (task, fraction, depth) cell."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["task"], r["train_frac"], r["enc_layers"], r["dec_layers"]), []).append(r)
+        key = (r["task"], r.get("arch", "gru"), r["train_frac"], r["enc_layers"], r["dec_layers"])
+        groups.setdefault(key, []).append(r)
     summary = []
-    for (task, frac, enc, dec), members in groups.items():
+    for (task, arch, frac, enc, dec), members in groups.items():
         acc = np.array([m["accuracy"] for m in members])
         char = np.array([m["char_accuracy"] for m in members])
         secs = np.array([m["train_seconds"] for m in members], dtype=float)
         summary.append(
             {
                 "task": task,
+                "arch": arch,
                 "train_frac": frac,
                 "enc_layers": enc,
                 "dec_layers": dec,
@@ -271,14 +275,15 @@ def summarize_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sweep_markdown(summary: list[dict[str, Any]]) -> str:
     lines = [
-        "| task | train frac | enc layers | dec layers | seeds | exact match % | per-char % "
+        "| task | model | train frac | enc layers | dec layers | seeds | exact match % | per-char % "
         "| read back | train s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         spread = f" ± {100 * s['accuracy_std']:.2f}" if s["seeds"] > 1 else ""
         lines.append(
-            f"| {s['task']} | {s['train_frac']:g} | {s['enc_layers']} | {s['dec_layers']} | {s['seeds']} | "
+            f"| {s['task']} | {s.get('arch', 'gru')} | {s['train_frac']:g} | {s['enc_layers']} | "
+            f"{s['dec_layers']} | {s['seeds']} | "
             f"{100 * s['accuracy_mean']:.2f}{spread} | {100 * s['char_accuracy_mean']:.2f} | "
             f"{s['readback']} | {s['train_seconds_mean']:.0f} |"
         )
@@ -313,6 +318,7 @@ def _row(cell: Cell) -> dict[str, Any]:
     epochs_done = [m for m in RunDir(cell.path).metrics() if "train_loss" in m]
     return {
         "task": config.task,
+        "arch": config.arch,
         "train_frac": config.train_frac,
         "enc_layers": config.enc_layers,
         "dec_layers": config.dec_layers,

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import classifier_for
 from genlab.arith.inference import validator
-from genlab.arith.model import Seq2Seq, read_query_cells
+from genlab.arith.model import ArithModel, build_model, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split
 from genlab.arith.runs import KIND, load_config, model_spec, task_data
 from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
@@ -37,6 +37,7 @@ from genlab.core.progress import progress, say
 from genlab.core.rundir import ReplicaRun, RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
 from genlab.core.tensorboard import TensorBoard
+from genlab.core.threads import ThreadChoice
 from genlab.core.training import Diverged, check_finite_loss, check_finite_weights
 
 FEATURE_AUGMENTS = 8  # augmented copies of every train-pool cell in the frozen-CNN feature bank
@@ -52,7 +53,7 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 
 
 @torch.inference_mode()
-def feature_bank(model: Seq2Seq, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
+def feature_bank(model: ArithModel, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
     """Cell probabilities of `copies` augmented versions of every bank image: (copies, M, V)."""
     gen = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(bank.images).float().div_(255).unsqueeze(1)  # (M, 1, 28, 28)
@@ -70,7 +71,7 @@ class Batches:
     """Turns query indices into model inputs and targets for one task, drawing fresh handwriting."""
 
     def __init__(
-        self, config: ArithConfig, data: TaskData, model: Seq2Seq, device: torch.device, net: Any = None
+        self, config: ArithConfig, data: TaskData, model: ArithModel, device: torch.device, net: Any = None
     ) -> None:
         self.config, self.data, self.model, self.device = config, data, model, device
         self.net = model if net is None else net  # what a training step calls (DDP around the model)
@@ -131,7 +132,7 @@ def loss_fn(
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-Validate = Callable[[Seq2Seq], dict[str, float]]
+Validate = Callable[[ArithModel], dict[str, float]]
 
 
 @dataclass
@@ -170,7 +171,7 @@ def early_stop(val_acc: float, since_best: int, config: ArithConfig) -> str | No
 
 
 def fit(
-    model: Seq2Seq,
+    model: ArithModel,
     batches: Batches,
     opt: torch.optim.Optimizer,
     config: ArithConfig,
@@ -179,9 +180,11 @@ def fit(
     pos: Position,
     resumed: bool,
     ranks: Ranks = SINGLE,
+    threads: ThreadChoice | None = None,
 ) -> Position:
     """The training loop: epochs of optimizer steps, a validation (the callback) and a checkpoint
-    every `eval_every` steps and after the last epoch. Knows nothing of how answers are scored."""
+    every `eval_every` steps and after the last epoch. Knows nothing of how answers are scored.
+    `threads` is looked at again at every validation (a neighbour may have started or stopped)."""
     params = [p for p in model.parameters() if p.requires_grad]
     scaler = grad_scaler(batches.device, config.precision)
     train_idx = batches.data.split.train
@@ -229,6 +232,8 @@ def fit(
             pos.epoch += 1
             continue
         # (2) validation through the callback
+        if threads is not None:
+            threads.update()
         val = validate(model)
         pos.elapsed += time.perf_counter() - t0
         last_val_step = pos.step
@@ -306,8 +311,7 @@ def train_arith(
     run. The run is locked while it trains. Under torchrun every process calls this; rank 0 writes
     the run, the others hold a ReplicaRun.
     """
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    threads = ThreadChoice(config.threads).start()
     ranks, device = setup(pick_device(config.device))
     if resume:
         run = RunDir.open(out, KIND).lock() if ranks.is_main else ReplicaRun.open(out, KIND)
@@ -318,7 +322,7 @@ def train_arith(
                 raise GenlabError(
                     f"{run.path} has no checkpoint to resume from: train it again without --resume"
                 )
-            return _train_locked(config, run, checkpoint, ranks, device)
+            return _train_locked(config, run, checkpoint, ranks, device, threads=threads)
         finally:
             run.unlock()
     config.validate()
@@ -332,7 +336,7 @@ def train_arith(
     try:
         if ranks.is_main:
             save_split(run.path / "split.npz", data.split)
-        return _train_locked(config, run, None, ranks, device, data)
+        return _train_locked(config, run, None, ranks, device, data, threads)
     finally:
         run.unlock()
 
@@ -366,12 +370,13 @@ def _train_locked(
     ranks: Ranks,
     device: torch.device,
     data: TaskData | None = None,
+    threads: ThreadChoice | None = None,
 ) -> RunDir:
     resumed = checkpoint is not None
     check_batch(config.batch_size, ranks)
     seed_everything(config.seed)
     mspec = model_spec(config)
-    model = Seq2Seq(mspec)
+    model = build_model(mspec)
     if checkpoint is not None:
         run.load_state_into(model, checkpoint[0], "state.pt")
         data = task_data(config, run)
@@ -421,7 +426,9 @@ def _train_locked(
     saved = f"the checkpoint of step {pos.step}" if resumed else "nothing yet"
     try:
         validate = validator(data, config, device)
-        pos = fit(model, batches, opt, config, run, validate, pos, resumed=resumed, ranks=ranks)
+        pos = fit(
+            model, batches, opt, config, run, validate, pos, resumed=resumed, ranks=ranks, threads=threads
+        )
     except Diverged as exc:
         kept = (
             f"the last good checkpoint (step {run.load_state()['step']}) is kept in {run.path}"

@@ -45,7 +45,10 @@ PRECISION_HELP = (
     "fp32 on a CPU (reduced precision is refused there: far slower)."
 )
 COMPILE_HELP = "torch.compile the training model (a GPU speed-up; compiling takes a while)."
-THREADS_HELP = "CPU threads for torch."
+THREADS_HELP = (
+    "CPU threads for torch. By default one per core that other processes leave free, looked at again as "
+    "training goes (on a shared machine fewer threads run faster)."
+)
 
 
 def nproc_option() -> Any:

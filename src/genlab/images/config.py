@@ -150,7 +150,7 @@ class ImageTrainConfig:
     test_frac: float = option(0.05, "Fraction of images held out (never trained on).")
     seed: int = option(0, "Seeds data split, initialisation, batches and noise.")
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-    threads: int | None = option(None, THREADS_HELP, none_means="torch's default")
+    threads: int | None = option(None, THREADS_HELP, none_means="one per free core")
     precision: str = option("auto", PRECISION_HELP)
     compile: bool = option(False, COMPILE_HELP)
     sync_batchnorm: bool = option(

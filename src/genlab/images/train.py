@@ -48,6 +48,7 @@ from genlab.core.progress import progress, say
 from genlab.core.rundir import ReplicaRun, RunDir
 from genlab.core.seeding import rng_state, seed_everything, set_rng_state
 from genlab.core.tensorboard import TensorBoard
+from genlab.core.threads import ThreadChoice
 from genlab.core.training import Diverged, check_finite_weights
 from genlab.images.augment import augment_batch
 from genlab.images.autoencoders import reconstruction_loss, vae_loss
@@ -93,6 +94,8 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 class ImageTrainer:
     """Holds the model, optimizers and position of one training run; `fit` runs the loop."""
+
+    threads: ThreadChoice | None = None  # re-chosen at every loss record, unless --threads fixed it
 
     def __init__(
         self,
@@ -281,6 +284,8 @@ class ImageTrainer:
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items() if k != "beta"}, refresh=False)
                     if self.step % cfg.log_every == 0:
+                        if self.threads is not None:  # a neighbour may have started or stopped
+                            self.threads.update()
                         record = mean_over_ranks({k: v / count for k, v in sums.items()}, self.ranks)
                         epoch = round(self.epoch + self.batch / self.steps_per_epoch, 3)
                         self.run.append_metrics(
@@ -494,8 +499,7 @@ def _train_images(
     resume = run is not None
     cfg = _resume_config(run, cfg) if run is not None else cfg.resolved()
     resolve_precision(cfg.precision, device)  # a refused precision fails before anything is written
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = ThreadChoice(cfg.threads).start()
     if ranks.is_main:  # rank 0 prepares (and caches) the data before the others read it
         images, source = load_data(cfg)
     barrier(ranks)
@@ -517,13 +521,19 @@ def _train_images(
             run = ReplicaRun(out)
     assert run is not None
     try:
-        return _fit_run(cfg, run, images, device, resume, ranks)
+        return _fit_run(cfg, run, images, device, resume, ranks, threads)
     finally:
         run.unlock()
 
 
 def _fit_run(
-    cfg: ImageTrainConfig, run: RunDir, images: np.ndarray, device: torch.device, resume: bool, ranks: Ranks
+    cfg: ImageTrainConfig,
+    run: RunDir,
+    images: np.ndarray,
+    device: torch.device,
+    resume: bool,
+    ranks: Ranks,
+    threads: ThreadChoice | None = None,
 ) -> RunDir:
     out = run.path
     train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
@@ -533,6 +543,7 @@ def _fit_run(
     if not resume:
         seed_everything(cfg.seed)
     trainer = ImageTrainer(cfg, run, images, device, ranks)
+    trainer.threads = threads
     if ranks.parallel and not resume:  # each process its own noise and augmentation stream
         torch.manual_seed(cfg.seed * 7919 + ranks.rank)
     if resume:
