@@ -325,3 +325,15 @@ def test_three_digit_operands_and_multiplication_run_end_to_end(tmp_path):
     assert shown.exit_code == 0, shown.output
     out_of_range = runner.invoke(app, ["arith", "ask", str(out), "1000+1"])
     assert isinstance(out_of_range.exception, GenlabError) and "0..999" in str(out_of_range.exception)
+
+
+def test_the_length_test_asks_about_longer_operands_than_trained_on(t2t, tmp_path):
+    from genlab.arith.evaluate import length_test
+
+    result = runner.invoke(app, ["arith", "evaluate", str(t2t), "--length-test", "200"])
+    assert result.exit_code == 0, result.output
+    assert "length test:" in result.output and "21..200 (trained on 0..20)" in result.output
+    measured = length_test(t2t, 200, n=300)
+    assert measured["queries"] == 300 and 0.0 <= measured["accuracy"] <= measured["char_accuracy"] <= 1.0
+    with pytest.raises(GenlabError, match="beyond the run's --max-int 20"):
+        length_test(t2t, 20)

@@ -51,9 +51,16 @@ def train(
 def evaluate(
     run: Path = typer.Argument(..., help="A run directory written by `genlab arith train`."),
     device: str = typer.Option("cpu", help="Device for inference."),
+    length_test: int | None = typer.Option(
+        None,
+        "--length-test",
+        help="Also ask about longer operands than trained on, up to this number (e.g. 999 for a 0..99 run).",
+        show_default="no",
+    ),
 ) -> None:
     """Exact-match and per-character accuracy on the run's unseen test queries; figures/examples.png."""
     from genlab.arith.evaluate import evaluate_arith
+    from genlab.arith.evaluate import length_test as run_length_test
 
     result = evaluate_arith(run, device=device)
     if "mnist_source" in result:
@@ -77,6 +84,13 @@ def evaluate(
             f"{result['glyph_classifier_test_accuracy']:.2%}"
         )
     typer.echo(f"examples: {result['examples_figure']}")
+    if length_test is not None:
+        longer = run_length_test(run, length_test, device=device)
+        trained, tested = longer["trained_max_int"], longer["tested_max_int"]
+        typer.echo(
+            f"length test: {longer['accuracy']:.2%} exact match on {longer['queries']} queries with an "
+            f"operand in {trained + 1}..{tested} (trained on 0..{trained})"
+        )
 
 
 @app.command()

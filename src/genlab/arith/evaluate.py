@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
 from genlab.arith.inference import answer_tokens, attention_maps, predict, render_cells, scores, to_input
-from genlab.arith.model import read_query_cells
+from genlab.arith.model import Seq2SeqSpec, build_model, read_query_cells
 from genlab.arith.plots import plot_attention, plot_examples
 from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, strip
 from genlab.arith.runs import KIND, load_config, load_model, task_data
@@ -281,6 +282,55 @@ def ask_arith(
         path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
         result["answer_png"] = _save_cells(answer_cells, path)
     return result
+
+
+def length_test(
+    run: RunDir | str | Path, max_int: int, n: int = 2000, seed: int = 0, device: str = "cpu"
+) -> dict[str, Any]:
+    """Longer operands than the run was trained on: exact match on `n` random queries with operands
+    up to `max_int`, at least one of them above the run's --max-int (e.g. trained on 0..99, asked
+    about three-digit numbers). The same weights read the longer query and write a longer answer;
+    a recurrent model can, the transformer cannot (its position embeddings exist only for the
+    trained lengths), and nothing in training asked for it, so this measures what carries over."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run, KIND)
+    config = load_config(run)
+    if config.task.startswith("img"):
+        raise GenlabError(f"{run.path} is a {config.task} run: the length test covers text-input runs")
+    if max_int <= config.max_int:
+        raise GenlabError(f"--length-test {max_int}: use a range beyond the run's --max-int {config.max_int}")
+    stored = Seq2SeqSpec.from_stored(run.config["model"])
+    if stored.arch == "transformer":
+        raise GenlabError(
+            f"{run.path} is a transformer: its learned position embeddings cover only the query and answer "
+            "lengths it was trained on, so it cannot read longer queries"
+        )
+    longer = ArithSpec(max_int, config.ops, config.layout)
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, max_int + 1, (2, n))
+    small = np.maximum(a, b) <= config.max_int  # at least one operand beyond the trained range
+    a[small] = rng.integers(config.max_int + 1, max_int + 1, int(small.sum()))
+    ops = np.array(list(config.ops))[rng.integers(0, len(config.ops), n)]
+    queries = [
+        longer.pad_query(x, o, y) for x, o, y in zip(a.tolist(), ops.tolist(), b.tolist(), strict=True)
+    ]
+    answers = [str(r).rjust(longer.answer_len) for r in apply_op(a, ops, b).tolist()]
+    spec = replace(stored, query_len=longer.query_len, answer_len=longer.answer_len)
+    model = build_model(spec)
+    run.load_into(model, "model", device)
+    model.eval()
+    preds = predict(model, torch.from_numpy(longer.encode(queries, longer.query_len)), device=device)
+    classifier = classifier_for(config) if spec.output_kind == "image" else None
+    acc, char = scores(answer_tokens(model, preds, classifier), longer.encode(answers, longer.answer_len))
+    return {
+        "task": config.task,
+        "trained_max_int": config.max_int,
+        "tested_max_int": max_int,
+        "queries": n,
+        "accuracy": acc,
+        "char_accuracy": char,
+        "accuracy_means": f"exact match on queries with an operand in {config.max_int + 1}..{max_int}, "
+        f"a range the model never saw (trained on 0..{config.max_int})",
+    }
 
 
 # queries whose answers need a carry or a borrow (and one that needs none), per operator
