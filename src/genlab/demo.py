@@ -59,7 +59,7 @@ class DemoPlan:
     # optimizer steps, not seconds: a time budget gives a different number of steps on every machine,
     # and these models learn in a jump, so a few steps more or less swing a cell by tens of points;
     # README (The demo and the report) says what the shorter training costs
-    split_overrides: dict[str, Any] = field(default_factory=lambda: {"steps": 400})
+    split_overrides: dict[str, Any] = field(default_factory=lambda: {"steps": 400, "hidden": 256})
     modality_frac: float = 0.5
     # per handwriting task, in the order trained; the defaults (1,500-3,000 steps) would not fit the
     # demo's 15 minutes. text2img and img2img learn to add only late, so img2img gets a higher
