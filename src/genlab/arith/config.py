@@ -275,7 +275,7 @@ def _per_task(name: str, base: Any) -> str:
             groups.setdefault(value, []).append(task)
     parts = [f"{_shown(value)} for {', '.join(tasks)}" for value, tasks in groups.items()]
     if not parts:
-        return f"{_shown(base)}"
+        return _shown(base)
     if sum(map(len, groups.values())) < len(TASKS):
         parts.append(f"else {_shown(base)}")
     return "per task: " + "; ".join(parts)

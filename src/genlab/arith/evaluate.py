@@ -24,7 +24,7 @@ from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
 from genlab.arith.inference import answer_tokens, attention_maps, predict, render_cells, scores, to_input
 from genlab.arith.model import Seq2SeqSpec, build_model, read_query_cells
 from genlab.arith.plots import plot_attention, plot_examples
-from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, strip
+from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, queries_of, strip
 from genlab.arith.runs import KIND, load_config, load_model, task_data
 from genlab.core.errors import GenlabError
 from genlab.core.grid import save_image
@@ -309,18 +309,14 @@ def length_test(
     a, b = rng.integers(0, max_int + 1, (2, n))
     small = np.maximum(a, b) <= config.max_int  # at least one operand beyond the trained range
     a[small] = rng.integers(config.max_int + 1, max_int + 1, int(small.sum()))
-    ops = np.array(list(config.ops))[rng.integers(0, len(config.ops), n)]
-    queries = [
-        longer.pad_query(x, o, y) for x, o, y in zip(a.tolist(), ops.tolist(), b.tolist(), strict=True)
-    ]
-    answers = [str(r).rjust(longer.answer_len) for r in apply_op(a, ops, b).tolist()]
+    queries = queries_of(longer, a, np.array(list(config.ops))[rng.integers(0, len(config.ops), n)], b)
     spec = replace(stored, query_len=longer.query_len, answer_len=longer.answer_len)
     model = build_model(spec)
     run.load_into(model, "model", device)
     model.eval()
-    preds = predict(model, torch.from_numpy(longer.encode(queries, longer.query_len)), device=device)
+    preds = predict(model, torch.from_numpy(queries.query_tokens), device=device)
     classifier = classifier_for(config) if spec.output_kind == "image" else None
-    acc, char = scores(answer_tokens(model, preds, classifier), longer.encode(answers, longer.answer_len))
+    acc, char = scores(answer_tokens(model, preds, classifier), queries.answer_tokens)
     return {
         "task": config.task,
         "trained_max_int": config.max_int,

@@ -146,7 +146,11 @@ def all_queries(spec: ArithSpec = ArithSpec()) -> Queries:
     n = spec.max_int + 1
     op_idx, a, b = np.meshgrid(np.arange(len(spec.ops)), np.arange(n), np.arange(n), indexing="ij")
     a, b = a.ravel().astype(np.int64), b.ravel().astype(np.int64)
-    op = np.array(list(spec.ops))[op_idx.ravel()]
+    return queries_of(spec, a, np.array(list(spec.ops))[op_idx.ravel()], b)
+
+
+def queries_of(spec: ArithSpec, a: np.ndarray, op: np.ndarray, b: np.ndarray) -> Queries:
+    """The queries `a op b` (int64 arrays, operator characters) laid out and tokenized for `spec`."""
     result = apply_op(a, op, b)
     qlen, alen = spec.query_len, spec.answer_len
     query_text = [
