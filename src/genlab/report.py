@@ -25,7 +25,12 @@ from genlab.core.errors import GenlabError
 from genlab.core.paths import atomic_write_text
 from genlab.core.rundir import RunDir
 
-MODEL_NAMES = {"cae": "Convolutional autoencoder", "vae": "Variational autoencoder", "gan": "GAN"}
+MODEL_NAMES = {
+    "cae": "Convolutional autoencoder",
+    "vae": "Variational autoencoder",
+    "gan": "GAN",
+    "diffusion": "Diffusion model",
+}
 IMAGE_KINDS = tuple(f"images-{m}" for m in MODEL_NAMES)
 
 # Known figure files, in the order a reader wants them, with captions; any other figure in a
@@ -37,6 +42,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "interpolate_slerp_real": "Spherical interpolation between the encodings of two real images.",
     "interpolate_linear": "Linear interpolation between random latent points.",
     "interpolate_slerp": "Spherical (slerp) interpolation between random latent points.",
+    "denoise": "Sampling step by step: the noisy image at each step (top) and the denoiser's guess of the "
+    "finished image (below), from pure noise on the left to the sample on the right.",
     "progress": "Samples from a fixed latent batch at the first, middle and last epochs.",
     "losses": "Training losses.",
     "latent_map": "t-SNE map of latent codes with their images.",
@@ -45,6 +52,17 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "learning_curves": "Loss and exact-match accuracy per epoch, train and test.",
     "examples": "Test queries with the true and the predicted answers.",
     "sweep": "Test exact-match accuracy against the fraction of queries used for training.",
+}
+
+# where a diffusion model's figure means something else: its "code" is the noise an image inverts to
+DIFFUSION_CAPTIONS: dict[str, str] = {
+    "samples": "Novel images sampled from random noise.",
+    "reconstructions": "Held-out images, inverted to noise by the deterministic sampler and sampled back.",
+    "interpolate_linear_real": "Linear interpolation between the inverted noises of two real images.",
+    "interpolate_slerp_real": "Spherical interpolation between the inverted noises of two real images.",
+    "interpolate_linear": "Linear interpolation between two starting noises, each step sampled.",
+    "interpolate_slerp": "Spherical (slerp) interpolation between two starting noises, each step sampled.",
+    "latent_map": "t-SNE map of the noises that real images invert to, with their images.",
 }
 
 
@@ -114,9 +132,14 @@ def _known_name(path: Path) -> str | None:
     return next((name for name in FIGURE_CAPTIONS if path.stem.startswith(name)), None)
 
 
-def caption_for(path: Path) -> str:
+def caption_for(path: Path, model: str | None = None) -> str:
+    """The caption of a figure file; `model` ("diffusion") picks that family's wording where it differs."""
     known = _known_name(path)
-    return FIGURE_CAPTIONS[known] if known else path.stem.replace("_", " ").capitalize() + "."
+    if known is None:
+        return path.stem.replace("_", " ").capitalize() + "."
+    if model == "diffusion" and known in DIFFUSION_CAPTIONS:
+        return DIFFUSION_CAPTIONS[known]
+    return FIGURE_CAPTIONS[known]
 
 
 def figures_in(folder: Path) -> list[Path]:
@@ -196,16 +219,21 @@ def generative_part(runs: list[RunDir]) -> Part:
     metric_rows: list[dict[str, Any]] = []
     for run in runs:
         config = run.config
-        name = MODEL_NAMES.get(run.kind.removeprefix("images-"), run.kind)
+        model = run.kind.removeprefix("images-")
+        name = MODEL_NAMES.get(model, run.kind)
         facts = {
             "data": config.get("extra", {}).get("source") or config.get("data"),
             "image size": config.get("size"),
-            "latent dim": config.get("latent_dim"),
+            "latent dim": config.get("latent_dim") if model != "diffusion" else None,
+            "sampler": f"{config.get('sampler')}, {config.get('sample_steps')} steps"
+            if model == "diffusion"
+            else None,
             "epochs": _epochs(run),
             "train seconds": _train_seconds(run),
         }
         facts_html = table([{k: v for k, v in facts.items() if v is not None}])
-        figures = [figure(p, caption_for(p), f"{name}: {caption_for(p)}") for p in run_figures(run)]
+        captions = [(p, caption_for(p, model)) for p in run_figures(run)]
+        figures = [figure(p, caption, f"{name}: {caption}") for p, caption in captions]
         part.blocks.append(f"<h3>{esc(name)} <small>({esc(run.path.name)})</small></h3>{facts_html}")
         part.blocks.append('<div class="figures">' + "".join(figures) + "</div>")
         evals = _eval_records(run)
@@ -251,6 +279,8 @@ def _metric_row(name: str, record: dict[str, Any]) -> dict[str, Any]:
     if "recon_mse" in record:
         row["recon. MSE"] = record["recon_mse"]
         row["recon. PSNR dB"] = record.get("recon_psnr")
+    if "sample_seconds_per_1000" in record:
+        row["sampling s / 1,000 images"] = record["sample_seconds_per_1000"]
     row["_space"] = space
     row["_warnings"] = record.get("warnings", [])
     return row

@@ -3,10 +3,11 @@ models for the first time. Kept apart from the HTML code so they can be read and
 """
 
 GENERATIVE_INTRO = """
-<p>All three models here learn from the same pictures and are built from the same convolutional
+<p>The models here learn from the same pictures and are built from the same convolutional
 blocks: an <b>encoder</b> (a stack of strided convolutions) squeezes an image into a short vector
 of numbers, the <b>latent code</b>, and a <b>decoder</b> (transposed convolutions, the encoder run
-backwards) turns such a vector back into an image. They differ in what they ask of that code.</p>
+backwards) turns such a vector back into an image. The first three differ in what they ask of that
+code; the fourth uses the same two halves in a different way.</p>
 <ul>
 <li><b>Convolutional autoencoder (CAE).</b> Trained only to reproduce its input: encoder then
 decoder, with the pixel error as the loss. Its reconstructions are good, but nothing makes its
@@ -25,6 +26,20 @@ real images from generated ones. The two are trained against each other with the
 fooling it. Nothing compares pixels, so samples are sharp, but training is a balancing act and can
 collapse onto a few outputs; genlab samples from a moving average of the generator's weights, which
 is steadier.</li>
+<li><b>Diffusion model.</b> Training takes a real image, mixes it with random noise by a random amount
+(<b>forward noising</b>: a little noise at time t near 0, pure noise at t = 1) and asks a network to
+undo the mixing: given the noisy image and t, predict the direction from noise to image. The network
+is a <b>U-Net</b>: the encoder's stages, then the decoder's, with each encoder stage also handed
+straight to the decoder stage of the same size (skip connections), so fine detail survives. To
+<b>sample</b>, start from pure noise and take small steps along the predicted direction until t = 0;
+the "denoise" figure shows every step. There is no latent bottleneck and no adversary: the loss is a
+plain regression on every training image, so the model must cover all of the data (a GAN may ignore
+the parts it finds hard) and it never averages over a blurred code (as a VAE does). The price is at
+sampling time: each image costs one or two network passes per step (19 for the default 10 steps of
+Heun's solver) where the others need one; the table's sampling column shows what that costs. genlab trains it by <i>flow matching</i> (a straight path from
+noise to image) and samples with a deterministic solver, so the same noise always gives the same
+image and a real image can be run backwards to the noise it comes from, which is what its
+reconstructions, real-image interpolations and latent map use.</li>
 </ul>
 <p>Interpolation walks in a straight line (<i>linear</i>) or along the sphere where Gaussian
 samples live (<i>slerp</i>) between two latent points and decodes every step; the latent map

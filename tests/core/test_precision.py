@@ -108,4 +108,4 @@ def test_the_demo_plan_on_a_gpu_is_the_full_one():
     from genlab.demo import DemoPlan
 
     plan = DemoPlan.for_device(torch.device("cuda"))
-    assert plan.split_overrides == {} and "full" in plan.name
+    assert plan.split_overrides == {} and plan.image_model_overrides == {} and "full" in plan.name

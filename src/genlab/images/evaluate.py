@@ -123,7 +123,9 @@ def evaluate_run(
     half_a, half_b = _floatify(real[order[:m]]), _floatify(real[order[m : 2 * m]])  # (m, C, H, W)
 
     say(f"generating {m:,} images from {run.path} ({cfg.model}) ...")
+    sampling_started = time.perf_counter()
     fake = generate(model, m, seed=seed)  # float (m, C, H, W) in [0, 1]
+    sample_seconds = time.perf_counter() - sampling_started
     say(f"extracting {extractor.name} features ...")
     feats_a, feats_b, feats_fake = extractor(half_a), extractor(half_b), extractor(fake)  # (m, D)
 
@@ -145,6 +147,7 @@ def evaluate_run(
         "n": m,
         "seed": seed,
         "k": k,
+        "sample_seconds_per_1000": round(1000 * sample_seconds / m, 2),
     }
     model_metrics = compare_features(feats_a, feats_fake, k=k, seed=seed)
     floor_metrics = compare_features(feats_a, feats_b, k=k, seed=seed)
