@@ -45,7 +45,8 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
 
     plan = DemoPlan()
     (note,) = budget_notes(plan)
-    assert f"the diffusion model trains for {plan.image_model_overrides['diffusion']['epochs']} epochs " in note
+    diffusion_epochs = plan.image_model_overrides["diffusion"]["epochs"]
+    assert f"the diffusion model trains for {diffusion_epochs} epochs " in note
     assert f"text->text model of the split sweep trains for {plan.split_overrides['steps']:,} " in note
     assert "instead of 3,000" in note
     for task, overrides in plan.modality_overrides.items():

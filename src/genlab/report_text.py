@@ -36,10 +36,11 @@ the "denoise" figure shows every step. There is no latent bottleneck and no adve
 plain regression on every training image, so the model must cover all of the data (a GAN may ignore
 the parts it finds hard) and it never averages over a blurred code (as a VAE does). The price is at
 sampling time: each image costs one or two network passes per step (19 for the default 10 steps of
-Heun's solver) where the others need one; the table's sampling column shows what that costs. genlab trains it by <i>flow matching</i> (a straight path from
-noise to image) and samples with a deterministic solver, so the same noise always gives the same
-image and a real image can be run backwards to the noise it comes from, which is what its
-reconstructions, real-image interpolations and latent map use.</li>
+Heun's solver) where the others need one; the table's sampling column shows what that costs.
+genlab trains it by <i>flow matching</i> (a straight path from noise to image) and samples with a
+deterministic solver, so the same noise always gives the same image and a real image can be run
+backwards to the noise it comes from, which is what its reconstructions, real-image interpolations
+and latent map use.</li>
 </ul>
 <p>Interpolation walks in a straight line (<i>linear</i>) or along the sphere where Gaussian
 samples live (<i>slerp</i>) between two latent points and decodes every step; the latent map
