@@ -58,3 +58,17 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     epochs = MODEL_DEFAULTS["diffusion"]["epochs"]
     full_length = {"image_model_overrides": {"diffusion": {"epochs": epochs}}, "modality_overrides": {}}
     assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, **full_length)) == []
+
+
+def test_the_cpu_plan_leaves_the_diffusion_model_out_unless_asked():
+    import torch
+
+    from genlab.demo import DemoPlan, budget_notes
+
+    cpu = torch.device("cpu")
+    plain, asked = DemoPlan.for_device(cpu), DemoPlan.for_device(cpu, diffusion=True)
+    assert plain.image_models == ("cae", "vae", "gan") and "`genlab demo --diffusion` adds it" in plain.name
+    assert "diffusion" not in budget_notes(plain)[0]
+    assert asked.image_models == ("cae", "vae", "gan", "diffusion")
+    assert "the diffusion model trains for" in budget_notes(asked)[0]
+    assert "diffusion" in DemoPlan.for_device(cpu, quick=True).image_models

@@ -111,11 +111,18 @@ class DemoPlan:
         )
 
     @classmethod
-    def for_device(cls, device: torch.device, quick: bool = False) -> DemoPlan:
-        """The quick plan when asked; the full plan on a GPU; else the 2-core CPU plan."""
+    def for_device(cls, device: torch.device, quick: bool = False, diffusion: bool = False) -> DemoPlan:
+        """The quick plan when asked; the full plan on a GPU; else the 2-core CPU plan, which leaves
+        the diffusion model out unless `diffusion` (it would take the demo past 15 minutes)."""
         if quick:
             return cls.quick()
-        return cls.full() if device.type == "cuda" else cls()
+        if device.type == "cuda":
+            return cls.full()
+        if diffusion:
+            return cls()
+        plan = cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
+        plan.name += "; without the diffusion model (`genlab demo --diffusion` adds it)"
+        return plan
 
 
 def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
@@ -208,6 +215,8 @@ def budget_notes(plan: DemoPlan) -> list[str]:
 
     parts = []
     for model, overrides in plan.image_model_overrides.items():
+        if model not in plan.image_models:
+            continue
         epochs, default = overrides.get("epochs"), MODEL_DEFAULTS[model]["epochs"]
         if epochs and epochs < default:
             parts.append(f"the {model} model trains for {epochs} epochs instead of {default}")
@@ -233,14 +242,15 @@ def budget_notes(plan: DemoPlan) -> list[str]:
     ]
 
 
-def run_demo(out: Path, quick: bool = False) -> Path:
+def run_demo(out: Path, quick: bool = False, diffusion: bool = False) -> Path:
     """Run every part into `out` and return the path of the HTML report.
 
     On a machine with CUDA every model trains at its full defaults on the GPU; on a CPU the plan
-    is shortened to fit about 15 minutes on 2 cores. The report says which plan ran on what."""
+    is shortened to fit about 15 minutes on 2 cores, without the diffusion model unless `diffusion`.
+    The report says which plan ran on what."""
 
     device = pick_device("auto")
-    plan = DemoPlan.for_device(device, quick)
+    plan = DemoPlan.for_device(device, quick, diffusion)
     say(f"demo: {plan.name}, on {device_name(device)}")
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}

@@ -136,6 +136,18 @@ def test_the_training_loss_on_a_fixed_batch_falls(objective):
     assert held_out_loss() < 0.7 * before
 
 
+def test_logit_normal_noise_times_stay_inside_and_gather_mid_way():
+    torch.manual_seed(0)
+    uniform = Diffusion(16, 3, **TINY).training_times(20_000, torch.device("cpu"))
+    logit = Diffusion(16, 3, noise_times="logit-normal", **TINY).training_times(20_000, torch.device("cpu"))
+    for t in (uniform, logit):
+        assert 0 < t.min() and t.max() < 1 and abs(float(t.mean()) - 0.5) < 0.01
+    middle = lambda t: float(((t > 0.25) & (t < 0.75)).float().mean())  # noqa: E731
+    assert abs(middle(uniform) - 0.5) < 0.02 and middle(logit) > 0.65  # N(0, 1) within +-logit(0.75)
+    with pytest.raises(GenlabError, match="--noise-times beta"):
+        ImageTrainConfig(model="diffusion", noise_times="beta").resolved()
+
+
 @pytest.mark.parametrize("sampler", ["heun", "euler"])
 def test_a_deterministic_sampler_draws_the_same_images_from_the_same_noise(sampler):
     model = Diffusion(16, 3, **TINY, sample_steps=3)

@@ -40,18 +40,22 @@ def squares(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, squares):
-    """{"vae": a VAE run, "i2i": handwriting in and out, "t2t": text in and out}."""
+    """{"vae": a VAE run, "i2i": handwriting in and out, "t2t": text in and out, "diffusion": a
+    diffusion run sampling in 3 steps}."""
     root = tmp_path_factory.mktemp("serve-runs")
     invoke("images", "train", "--model", "vae", "--data", squares, "--out", root / "vae", "--epochs", 2,
            "--test-frac", 0.2, *IMAGE_TINY)  # fmt: skip
     invoke("arith", "train", "--task", "img2img", "--out", root / "i2i", *ARITH_TINY)
     invoke("arith", "train", "--task", "text2text", "--out", root / "t2t", *ARITH_TINY)
-    return {name: root / name for name in ("vae", "i2i", "t2t")}
+    invoke("images", "train", "--model", "diffusion", "--data", squares, "--out", root / "diffusion",
+           "--epochs", 1, "--test-frac", 0.2, "--sample-steps", 3, "--size", 16, "--base-width", 4,
+           "--batch-size", 8, "--threads", 1)  # fmt: skip
+    return {name: root / name for name in ("vae", "i2i", "t2t", "diffusion")}
 
 
 @pytest.fixture(scope="session")
 def server(runs):
-    """`genlab serve vae i2i t2t` on a free loopback port, answering from a background thread."""
+    """`genlab serve vae i2i t2t diffusion` on a free loopback port, answering from a background thread."""
     server = start_server(list(runs.values()), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -115,6 +115,34 @@ def test_the_image_page_samples_walks_with_the_slider_and_reconstructs_an_upload
     assert script_errors(browser) == []
 
 
+def test_the_diffusion_page_slides_from_pure_noise_to_the_sample(browser, server):
+    open_run(browser, server, "diffusion")
+    panel = find(browser, '[data-feature="denoise"]')
+    caption = find(panel, '[data-out="t"]')
+    wait_for(browser, lambda: caption.text == "t = 1.00, step 0 of 3")
+    state = find(panel, '[data-out="state"]')
+    noise = pixels(state)
+    slider = find(panel, 'input[type="range"]')
+    ActionChains(browser, duration=100).click_and_hold(slider).move_by_offset(
+        slider.size["width"] // 2 + 10, 0
+    ).release().perform()
+    wait_for(browser, lambda: caption.text == "t = 0.00, step 3 of 3")
+    assert np.array_equal(pixels(state), pixels(find(panel, '[data-out="guess"]')))  # done: guess = image
+    assert not np.array_equal(pixels(state), noise)
+    steps = find(panel, 'input[name="steps"]')
+    steps.clear()
+    steps.send_keys("5", Keys.ENTER)
+    wait_for(browser, lambda: caption.text == "t = 1.00, step 0 of 5")
+    panels = browser.find_elements(By.CSS_SELECTOR, "main .panel")
+    assert [p.get_attribute("data-feature") for p in panels] == [
+        "sample",
+        "interpolate",
+        "denoise",
+        "reconstruct",
+    ]
+    assert script_errors(browser) == []
+
+
 def draw(browser, canvas, strokes):
     """Draw each stroke, (x, y) points in pixels from the top-left corner, with the mouse."""
     half_w, half_h = canvas.size["width"] / 2, canvas.size["height"] / 2

@@ -100,8 +100,10 @@ def test_anything_else_is_a_json_404_and_no_file_is_read(server, path):
 
 def test_runs_are_listed_by_their_folder_names_with_what_each_offers(server):
     runs = {run["name"]: run for run in api(server, "/api/runs")["runs"]}
-    assert list(runs) == ["vae", "i2i", "t2t"]
+    assert list(runs) == ["vae", "i2i", "t2t", "diffusion"]
     assert runs["vae"]["features"] == ["sample", "interpolate", "reconstruct"]
+    assert runs["diffusion"]["features"] == ["sample", "interpolate", "reconstruct", "denoise"]
+    assert runs["diffusion"]["sample_steps"] == 3 and runs["diffusion"]["sampler"] == "heun"
     assert runs["vae"]["limits"]["n"] == 64 and runs["vae"]["size"] == 16
     assert runs["i2i"]["features"] == ["ask", "read"] and runs["i2i"]["output"] == "image"
     assert runs["t2t"]["features"] == ["ask"] and runs["t2t"]["example"] == "12+7"
@@ -109,7 +111,8 @@ def test_runs_are_listed_by_their_folder_names_with_what_each_offers(server):
 
 
 def test_unknown_runs_actions_and_methods_get_4xx_that_say_what_exists(server):
-    assert "vae, i2i, t2t" in error(server, "/api/runs/nope/sample", 404)
+    assert "vae, i2i, t2t, diffusion" in error(server, "/api/runs/nope/sample", 404)
+    assert "offers sample, interpolate, reconstruct" in error(server, "/api/runs/vae/denoise", 404)
     assert "offers ask" in error(server, "/api/runs/t2t/read", 404, body=b"x", method="POST")
     assert "/api/runs" in error(server, "/api/models", 404)
     assert "use POST" in error(server, "/api/runs/vae/reconstruct", 405)
@@ -162,6 +165,21 @@ def test_interpolation_runs_from_seed_a_to_seed_b(server):
 )
 def test_interpolation_refuses_bad_positions_and_modes(server, query, message):
     assert message in error(server, f"/api/runs/vae/interpolate?{query}", 400)
+
+
+def test_denoise_shows_one_sample_from_pure_noise_to_the_image_of_its_seed(server):
+    data = api(server, "/api/runs/diffusion/denoise?seed=5")
+    assert data["steps"] == 3 and data["sampler"] == "heun"  # the run's own steps by default
+    frames = data["frames"]
+    assert [f["t"] for f in frames] == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
+    states = [picture(f["state"]) for f in frames]
+    assert all(s.shape == (16, 16, 3) for s in states)
+    assert np.abs(states[0].astype(int) - states[-1].astype(int)).mean() > 10  # noise became something else
+    assert np.array_equal(picture(frames[-1]["guess"]), states[-1])  # at t = 0 the guess is the sample
+    sample = picture(api(server, "/api/runs/diffusion/sample?n=1&seed=5")["image"])[2:18, 2:18]  # unpadded
+    assert np.array_equal(sample, states[-1])  # the same noise as `sample` with that seed
+    assert len(api(server, "/api/runs/diffusion/denoise?seed=5&steps=6")["frames"]) == 7
+    assert "steps must be from 1 to 50" in error(server, "/api/runs/diffusion/denoise?steps=51", 400)
 
 
 def test_reconstructing_a_heldout_image_finds_itself_nearest(server, runs):

@@ -20,6 +20,7 @@ D_AUGMENTS = ("color", "translation", "cutout")
 # diffusion: what the denoiser predicts, and how it samples (genlab.images.diffusion says what each is)
 OBJECTIVES = ("flow", "v", "eps")
 SAMPLERS = ("heun", "euler", "ddpm")
+NOISE_TIMES = ("uniform", "logit-normal")
 
 
 def check_size(size: int) -> int:
@@ -133,6 +134,11 @@ class ImageTrainConfig:
         "Diffusion: flow (flow matching: predicts the velocity from noise to image), or v / eps "
         "(cosine noise schedule: predicts v or the noise, as DDPM).",
     )
+    noise_times: str = option(
+        "uniform",
+        "Diffusion: how training draws each image's noise level t: uniform in [0, 1], or logit-normal "
+        "(sigmoid of a standard normal: most draws mid-way, where the image takes shape; Esser et al. 2024).",
+    )
     sample_steps: int = option(
         10, "Diffusion: sampler steps from noise to image (samples, grids, figures, evaluation)."
     )
@@ -210,6 +216,7 @@ class ImageTrainConfig:
         for name, value, allowed in (
             ("objective", cfg.objective, OBJECTIVES),
             ("sampler", cfg.sampler, SAMPLERS),
+            ("noise-times", cfg.noise_times, NOISE_TIMES),
         ):
             if value not in allowed:
                 raise GenlabError(f"--{name} {value}: use one of {', '.join(allowed)}")

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.core.errors import GenlabError
-from genlab.images.config import OBJECTIVES, SAMPLERS
+from genlab.images.config import NOISE_TIMES, OBJECTIVES, SAMPLERS
 from genlab.images.conv import stage_widths
 
 DETERMINISTIC = ("heun", "euler")  # the samplers that map noise to image one-to-one
@@ -182,6 +182,7 @@ class Diffusion(nn.Module):
         base_width: int = 32,
         max_width: int = 256,
         objective: str = "flow",
+        noise_times: str = "uniform",
         attention: bool = True,
         sample_steps: int = 10,
         sampler: str = "heun",
@@ -191,8 +192,11 @@ class Diffusion(nn.Module):
             raise GenlabError(
                 f"unknown diffusion objective {objective!r}: use one of {', '.join(OBJECTIVES)}"
             )
+        if noise_times not in NOISE_TIMES:
+            raise GenlabError(f"unknown noise times {noise_times!r}: use one of {', '.join(NOISE_TIMES)}")
         check_sampler(sampler)
         time_grid(sample_steps)
+        self.noise_times = noise_times
         self.size, self.channels, self.latent_dim = size, channels, channels * size * size
         self.objective, self.sample_steps, self.sampler = objective, sample_steps, sampler
         self.denoiser = UNet(size, channels, base_width, max_width, attention)
@@ -228,6 +232,12 @@ class Diffusion(nn.Module):
         alpha, sigma = self.schedule(_column(t, x0))
         return alpha * eps - sigma * x0
 
+    def training_times(self, n: int, device: torch.device) -> torch.Tensor:
+        """(n,) noise levels in [0, 1] for the training loss, drawn as `noise_times` says."""
+        if self.noise_times == "logit-normal":
+            return torch.sigmoid(torch.randn(n, device=device))
+        return torch.rand(n, device=device)
+
     def loss(self, x: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Mean squared error of the prediction at a random time and noise per image, x in [0, 1].
 
@@ -236,7 +246,7 @@ class Diffusion(nn.Module):
         global RNG, whose state training checkpoints, so a resumed run draws what it would have."""
         x0 = x * 2 - 1
         eps = torch.randn_like(x0)
-        t = torch.rand(len(x0), device=x0.device)
+        t = self.training_times(len(x0), x0.device)
         net = self.denoiser if net is None else net
         return F.mse_loss(net(self.noisy(x0, eps, t), t).float(), self.target(x0, eps, t).float())
 

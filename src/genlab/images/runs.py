@@ -102,6 +102,7 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
             cfg.channels,
             **widths,
             objective=cfg.objective,
+            noise_times=cfg.noise_times,
             attention=cfg.attention,
             sample_steps=cfg.sample_steps,
             sampler=cfg.sampler,

@@ -1,9 +1,10 @@
-"""An image run on the page: a grid of samples for a seed, a walk between two seeds, and (CAE/VAE)
-an uploaded image's reconstruction with its nearest held-out images in the latent space.
+"""An image run on the page: a grid of samples for a seed, a walk between two seeds, (CAE, VAE,
+diffusion) an uploaded image's reconstruction with its nearest held-out images in the latent space,
+and (diffusion) one sample drawn step by step from pure noise.
 
 A run says what it offers in `actions` (and so in its summary's "features"): a conditional model
-would add its labels to the summary and a `labels` parameter to sample; a diffusion model a
-"denoise" action returning its steps; the page builds one panel per feature.
+would add its labels to the summary and a `labels` parameter to sample; the page builds one panel
+per feature.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import Image
 from genlab.core.errors import GenlabError
 from genlab.core.grid import make_grid
 from genlab.core.rundir import RunDir
+from genlab.images.diffusion import time_grid
 from genlab.images.runs import (
     KINDS,
     decode_latents,
@@ -35,12 +37,14 @@ from genlab.serve.payload import MAX_SEED, MAX_UPLOAD_BYTES, Request, open_uploa
 
 MAX_SAMPLES = 64
 MAX_NEIGHBOURS = 16
+MAX_DENOISE_STEPS = 50
 MODES = ("slerp", "linear")
 PIXEL_ART_SIDE = 32  # uploads this small are resized with nearest-neighbour, as training resizes sprites
 
 
 class ServedImageRun:
-    """A trained CAE, VAE or GAN, loaded once; every action holds `lock` while the model runs."""
+    """A trained CAE, VAE, GAN or diffusion model, loaded once; every action holds `lock` while the
+    model runs."""
 
     product = "images"
 
@@ -53,6 +57,8 @@ class ServedImageRun:
         self.actions = {"sample": ("GET", self.sample), "interpolate": ("GET", self.interpolate)}
         if self.cfg.model != "gan":  # a GAN has no encoder
             self.actions["reconstruct"] = ("POST", self.reconstruct)
+        if self.cfg.model == "diffusion":
+            self.actions["denoise"] = ("GET", self.denoise)
 
     def summary(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -66,9 +72,13 @@ class ServedImageRun:
             "channels": cfg.channels,
             "latent_dim": cfg.latent_dim,
             "features": list(self.actions),
+            **(
+                {"sampler": cfg.sampler, "sample_steps": cfg.sample_steps} if cfg.model == "diffusion" else {}
+            ),
             "modes": list(MODES),
             "limits": {
                 "n": MAX_SAMPLES,
+                "steps": MAX_DENOISE_STEPS,
                 "seed": MAX_SEED,
                 "k": MAX_NEIGHBOURS,
                 "upload_bytes": MAX_UPLOAD_BYTES,
@@ -108,6 +118,30 @@ class ServedImageRun:
             "start": png_data_url(start),
             "image": png_data_url(middle),
             "end": png_data_url(end),
+        }
+
+    def denoise(self, request: Request) -> dict[str, Any]:
+        """?seed=&steps=: one sample from pure noise to image: the state x_t after every sampler step
+        and the denoiser's guess of the finished image there (the first sample of `sample?seed=`)."""
+        seed = request.int("seed", 0, 0, MAX_SEED)
+        steps = request.int("steps", self.cfg.sample_steps, 1, MAX_DENOISE_STEPS)
+        with self.lock, torch.inference_mode():
+            noise = latent_noise(1, self.cfg.latent_dim, seed)
+            generator = torch.Generator().manual_seed(seed)
+            states, guesses = self.model.trajectory(noise, steps, generator=generator)
+        times = time_grid(steps).tolist()
+        return {
+            "seed": seed,
+            "steps": steps,
+            "sampler": self.cfg.sampler,
+            "frames": [
+                {
+                    "t": t,
+                    "state": png_data_url(states[i, 0].numpy()),
+                    "guess": png_data_url((guesses[i] if i < steps else states[-1])[0].numpy()),
+                }
+                for i, t in enumerate(times)
+            ],
         }
 
     def reconstruct(self, request: Request) -> dict[str, Any]:

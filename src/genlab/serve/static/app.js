@@ -140,6 +140,36 @@ const PANELS = {
     walk();
   },
 
+  denoise(panel, run) {
+    const form = $(panel, "form");
+    const slider = $(panel, 'input[type="range"]');
+    form.steps.value = run.sample_steps;
+    form.steps.max = run.limits.steps;
+    let frames = [];
+    const showFrame = () => {
+      const frame = frames[Number(slider.value)];
+      if (!frame) return;
+      out(panel, "state").src = frame.state;
+      out(panel, "guess").src = frame.guess;
+      const step = Number(slider.value);
+      out(panel, "t").textContent = `t = ${frame.t.toFixed(2)}, step ${step} of ${frames.length - 1}`;
+    };
+    const draw = () =>
+      guarded(panel, async () => {
+        const data = await api(runUrl(run, "denoise", { seed: form.seed.value, steps: form.steps.value }));
+        frames = data.frames;
+        slider.max = frames.length - 1;
+        slider.value = 0;
+        showFrame();
+      });
+    slider.addEventListener("input", showFrame);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      draw();
+    });
+    draw();
+  },
+
   reconstruct(panel, run) {
     const input = $(panel, 'input[type="file"]');
     input.addEventListener("change", () =>
@@ -281,7 +311,12 @@ function drawingPad(wrap, cells) {
 
 function describe(run) {
   if (run.product === "images") {
-    const what = { cae: "convolutional autoencoder", vae: "VAE", gan: "GAN" }[run.model] || run.model;
+    const what =
+      { cae: "convolutional autoencoder", vae: "VAE", gan: "GAN", diffusion: "diffusion model" }[run.model] ||
+      run.model;
+    if (run.model === "diffusion") {
+      return `${what} on ${run.data}, ${run.size}x${run.size}, sampled in ${run.sample_steps} ${run.sampler} steps`;
+    }
     return `${what} on ${run.data}, ${run.size}x${run.size}, latent dimension ${run.latent_dim}`;
   }
   const forms = run.ops.split("").map((op) => `i${op}j`);
