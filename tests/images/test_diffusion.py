@@ -138,7 +138,7 @@ def test_the_training_loss_on_a_fixed_batch_falls(objective):
 
 def test_logit_normal_noise_times_stay_inside_and_gather_mid_way():
     torch.manual_seed(0)
-    uniform = Diffusion(16, 3, **TINY).training_times(20_000, torch.device("cpu"))
+    uniform = Diffusion(16, 3, noise_times="uniform", **TINY).training_times(20_000, torch.device("cpu"))
     logit = Diffusion(16, 3, noise_times="logit-normal", **TINY).training_times(20_000, torch.device("cpu"))
     for t in (uniform, logit):
         assert 0 < t.min() and t.max() < 1 and abs(float(t.mean()) - 0.5) < 0.01

@@ -135,7 +135,7 @@ class ImageTrainConfig:
         "(cosine noise schedule: predicts v or the noise, as DDPM).",
     )
     noise_times: str = option(
-        "uniform",
+        "logit-normal",
         "Diffusion: how training draws each image's noise level t: uniform in [0, 1], or logit-normal "
         "(sigmoid of a standard normal: most draws mid-way, where the image takes shape; Esser et al. 2024).",
     )

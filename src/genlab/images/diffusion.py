@@ -182,7 +182,7 @@ class Diffusion(nn.Module):
         base_width: int = 32,
         max_width: int = 256,
         objective: str = "flow",
-        noise_times: str = "uniform",
+        noise_times: str = "logit-normal",
         attention: bool = True,
         sample_steps: int = 10,
         sampler: str = "heun",
