@@ -144,6 +144,7 @@ def test_logit_normal_noise_times_stay_inside_and_gather_mid_way():
         assert 0 < t.min() and t.max() < 1 and abs(float(t.mean()) - 0.5) < 0.01
     middle = lambda t: float(((t > 0.25) & (t < 0.75)).float().mean())  # noqa: E731
     assert abs(middle(uniform) - 0.5) < 0.02 and middle(logit) > 0.65  # N(0, 1) within +-logit(0.75)
+    assert ImageTrainConfig.from_dict({"model": "diffusion"}).noise_times == "uniform"  # as runs before it
     with pytest.raises(GenlabError, match="--noise-times beta"):
         ImageTrainConfig(model="diffusion", noise_times="beta").resolved()
 

@@ -258,7 +258,7 @@ class ImageTrainConfig:
         """The config of a stored run, including runs written by older versions of genlab."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
-        values = {"minibatch_std": 0, "d_augment": "none", **values}
+        values = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", **values}
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
