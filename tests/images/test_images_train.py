@@ -114,8 +114,8 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 ):
     real_step = train_mod.ImageTrainer.train_step
 
-    def step_that_blows_up(self, x):
-        stats = real_step(self, x)
+    def step_that_blows_up(self, x, c=None):
+        stats = real_step(self, x, c)
         return {**stats, "loss": math.nan} if self.step == 7 else stats
 
     monkeypatch.setattr(train_mod.ImageTrainer, "train_step", step_that_blows_up)
@@ -135,8 +135,8 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path, data_file, monkeypatch):
     real_step = train_mod.ImageTrainer.train_step
 
-    def step_then_ctrl_c(self, x):
-        stats = real_step(self, x)
+    def step_then_ctrl_c(self, x, c=None):
+        stats = real_step(self, x, c)
         if self.step == 2:  # the third step: Ctrl-C arrives while it runs
             signal.raise_signal(signal.SIGINT)
         return stats

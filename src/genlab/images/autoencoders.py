@@ -3,6 +3,10 @@
 Both decoders return *logits*; `torch.sigmoid(logits)` is the image in [0, 1]. That lets the
 Bernoulli likelihood / BCE loss use the numerically stable `binary_cross_entropy_with_logits`.
 
+Conditional models (`cond_dim` > 0, see genlab.images.conditions) take a condition vector c (N, K)
+beside the image: the encoder reads it beside its conv features, the decoder beside the latent code
+(a conditional VAE, Sohn et al. 2015). c = None is the all-zero "no condition".
+
 Loss scale (a frequent source of confusion): the CAE reports the reconstruction error as a mean per
 pixel (so its MSE is comparable across image sizes). The VAE loss is the negative ELBO per image:
 reconstruction *summed* over pixels and channels, plus beta * KL summed over latent dimensions,
@@ -18,16 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.images.conv import conv_net, deconv_net, top_width
+from genlab.images.conv import conv_net, deconv_net, top_width, with_condition
 
 
 def _decoder(
-    size: int, channels: int, latent_dim: int, base_width: int, max_width: int, norm: str
+    size: int, channels: int, latent_dim: int, base_width: int, max_width: int, norm: str, cond_dim: int = 0
 ) -> nn.Module:
     top = top_width(size, base_width, max_width)
     head = nn.BatchNorm2d(top) if norm == "batch" else nn.Identity()
     return nn.Sequential(
-        nn.Linear(latent_dim, top * 16),
+        nn.Linear(latent_dim + cond_dim, top * 16),
         nn.Unflatten(1, (top, 4, 4)),  # (N, top, 4, 4)
         head,
         nn.ReLU(inplace=True),
@@ -37,13 +41,20 @@ def _decoder(
 
 
 def _encoder(
-    size: int, channels: int, out_dim: int, base_width: int, max_width: int, norm: str, dropout: float
-) -> nn.Module:
+    size: int,
+    channels: int,
+    out_dim: int,
+    base_width: int,
+    max_width: int,
+    norm: str,
+    dropout: float,
+    cond_dim: int = 0,
+) -> nn.Sequential:
     top = top_width(size, base_width, max_width)
     return nn.Sequential(
         conv_net(size, channels, base_width, max_width, norm=norm, activation="leaky_relu", dropout=dropout),
         nn.Flatten(),  # (N, top * 16)
-        nn.Linear(top * 16, out_dim),
+        nn.Linear(top * 16 + cond_dim, out_dim),  # the condition joins here
     )
 
 
@@ -62,11 +73,22 @@ class _ConvCoder(nn.Module):
         max_width: int = 512,
         norm: str = "batch",
         dropout: float = 0.0,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
-        self.size, self.channels, self.latent_dim = size, channels, latent_dim
-        self.encoder = _encoder(size, channels, self.codes * latent_dim, base_width, max_width, norm, dropout)
-        self.decoder = _decoder(size, channels, latent_dim, base_width, max_width, norm)
+        self.size, self.channels, self.latent_dim, self.cond_dim = size, channels, latent_dim, cond_dim
+        self.encoder = _encoder(
+            size, channels, self.codes * latent_dim, base_width, max_width, norm, dropout, cond_dim
+        )
+        self.decoder = _decoder(size, channels, latent_dim, base_width, max_width, norm, cond_dim)
+
+    def encoded(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's output (N, codes * latent_dim) for images x and conditions c."""
+        features = self.encoder[:-1](x)  # (N, top * 16)
+        return self.encoder[-1](with_condition(features, c, self.cond_dim))
+
+    def decode(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(with_condition(z, c, self.cond_dim))  # (N, C, H, W) logits
 
 
 class ConvAutoencoder(_ConvCoder):
@@ -85,14 +107,11 @@ class ConvAutoencoder(_ConvCoder):
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_scale_tril", torch.eye(latent_dim))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (N, latent_dim)
+    def encode(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encoded(x, c)  # (N, latent_dim)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (N, C, H, W) logits
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, c), c)
 
     @torch.no_grad()
     def fit_code_distribution(self, codes: torch.Tensor) -> None:
@@ -125,8 +144,8 @@ class VAE(_ConvCoder):
 
     codes = 2  # the encoder gives mu and logvar
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (N, latent_dim) each
+    def encode(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoded(x, c).chunk(2, dim=1)  # (N, latent_dim) each
         # a clamp keeps exp(logvar) finite early in training, the usual first NaN in a VAE
         return mu, logvar.clamp(-12.0, 8.0)
 
@@ -135,12 +154,11 @@ class VAE(_ConvCoder):
         # z = mu + sigma * eps, eps ~ N(0, I): the sample stays differentiable in mu and sigma
         return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (N, C, H, W) logits
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, c)
+        return self.decode(self.reparameterize(mu, logvar), c), mu, logvar
 
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
         return eps

@@ -7,6 +7,8 @@ genlab images interpolate runs/vae --mode slerp --gif
 genlab images latent-map runs/vae
 genlab images progress runs/gan
 genlab images denoise runs/diffusion --steps 10
+genlab images sample runs/cgan --attrs "Zombie,Cap" --attrs "Female,Blonde Bob"   # --condition runs
+genlab images evaluate runs/cgan --conditional
 genlab images export runs/gan --format onnx
 """
 
@@ -35,6 +37,12 @@ STEPS = typer.Option(
 )
 SAMPLER = typer.Option(
     None, "--sampler", help="Diffusion: heun, euler or ddpm.", show_default="the run's --sampler"
+)
+GUIDANCE = typer.Option(
+    None,
+    "--guidance",
+    help="Conditional diffusion: classifier-free guidance scale (0: unconditional, 1: plain conditional).",
+    show_default="the run's --guidance",
 )
 CHECKPOINT = typer.Option(
     "best", "--checkpoint", help="Weights to use: best, last, or one kept by --keep-every (epoch_012)."
@@ -66,8 +74,23 @@ def train(
 @app.command()
 def sample(
     run: Path = RUN,
-    n: int = typer.Option(64, "--n", help="How many images."),
+    n: int | None = typer.Option(
+        None, "--n", help="How many images (with --label/--attrs: per row).", show_default="64; 8 per row"
+    ),
     seed: int = typer.Option(0, help="Seed of the latent draws; the same seed gives the same images."),
+    label: list[str] | None = typer.Option(
+        None,
+        "--label",
+        help="A --condition labels run: draw this class (name or number; 'all': every class). "
+        "Repeat for one row each.",
+    ),
+    attrs: list[str] | None = typer.Option(
+        None,
+        "--attrs",
+        help="A --condition attributes run: draw exactly these attributes, e.g. 'Zombie,Cap' "
+        "(case and spaces ignored). Repeat for one row each.",
+    ),
+    guidance: float | None = GUIDANCE,
     each: Path | None = typer.Option(None, help="Also write each image as its own PNG into this folder."),
     out: Path | None = OUT,
     checkpoint: str = CHECKPOINT,
@@ -75,12 +98,40 @@ def sample(
     sampler: str | None = SAMPLER,
 ) -> None:
     """Write a grid of novel images (GAN: EMA generator; VAE: prior; CAE: Gaussian fitted to codes;
-    diffusion: its sampler from noise)."""
+    diffusion: its sampler from noise); with --label/--attrs, one row per request."""
     from genlab.images.figures import sample_grid
 
+    requests = [*(label or []), *(attrs or [])]
+    if requests:
+        from genlab.core.errors import GenlabError
+        from genlab.images.conditional import conditional_grid
+
+        if label and attrs:
+            raise GenlabError("give --label (a labels run) or --attrs (an attributes run), not both")
+        if each or steps is not None or sampler is not None:
+            raise GenlabError(
+                "--each, --steps and --sampler apply to plain samples: leave them out with --label/--attrs"
+            )
+        typer.echo(
+            conditional_grid(
+                run,
+                requests,
+                n=n or 8,
+                seed=seed,
+                guidance=guidance,
+                out=out,
+                checkpoint=checkpoint,
+                asked_as="labels" if label else "attributes",
+            )
+        )
+        return
+    if guidance is not None:
+        from genlab.core.errors import GenlabError
+
+        raise GenlabError("--guidance steers what was asked for: give --label or --attrs too")
     typer.echo(
         sample_grid(
-            run, n=n, seed=seed, out=out, each=each, checkpoint=checkpoint, steps=steps, sampler=sampler
+            run, n=n or 64, seed=seed, out=out, each=each, checkpoint=checkpoint, steps=steps, sampler=sampler
         )
     )
 
@@ -110,16 +161,53 @@ def interpolate(
     gif: bool = typer.Option(False, "--gif", help="Also write animated GIFs."),
     out: Path | None = OUT,
     checkpoint: str = CHECKPOINT,
+    start: str | None = typer.Option(
+        None, "--from", help="A conditional run: morph from this request (--label/--attrs form) ..."
+    ),
+    end: str | None = typer.Option(None, "--to", help="... to this one, with the noise held fixed per row."),
+    guidance: float | None = GUIDANCE,
 ) -> None:
     """Strips between random latent points; for CAE/VAE also between encodings of real images, for
-    diffusion between the noises real images invert to."""
+    diffusion between the noises real images invert to. With --from/--to (conditional runs): from one
+    condition to another with the same noise (figures/morph.png)."""
     from genlab.images.figures import interpolation_figure
+
+    if start is not None or end is not None:
+        from genlab.images.conditional import attribute_morph
+
+        if start is None or end is None:
+            from genlab.core.errors import GenlabError
+
+            raise GenlabError(
+                "a morph needs both --from and --to, e.g. --from 'Female,Blonde Bob' --to 'Zombie,Hoodie'"
+            )
+        typer.echo(
+            attribute_morph(run, start, end, steps=steps, rows=pairs, seed=seed, guidance=guidance, out=out)
+        )
+        return
 
     paths = interpolation_figure(
         run, pairs=pairs, steps=steps, mode=mode, seed=seed, gif=gif, out=out, checkpoint=checkpoint
     )
     for path in paths:
         typer.echo(path)
+
+
+@app.command()
+def edit(
+    run: Path = RUN,
+    change: str = typer.Argument(
+        ...,
+        help="What to change: '+cap,-earring' adds and removes attributes; a class or type name replaces it.",
+    ),
+    n: int = typer.Option(8, "--n", help="How many held-out images."),
+    seed: int = typer.Option(0, help="Seed of the image choice."),
+    out: Path | None = OUT,
+) -> None:
+    """A conditional CAE/VAE: held-out images encoded with their own condition, decoded with it changed."""
+    from genlab.images.conditional import edit_figure
+
+    typer.echo(edit_figure(run, change, n=n, seed=seed, out=out))
 
 
 @app.command("latent-map")
@@ -168,13 +256,30 @@ def evaluate(
         help="Feature space: punks, digits, inception, pixels (weak), or auto "
         "(punks for punks data, digits for mnist, else inception if its weights are set, else pixels).",
     ),
-    n: int = typer.Option(10000, help="Generated images (and real ones per half of the floor)."),
+    n: int | None = typer.Option(
+        None,
+        help="Generated images (and real ones per half of the floor).",
+        show_default="10000; with --conditional 2000",
+    ),
     seed: int = typer.Option(0, help="Seed for the generated images and the real halves."),
     inception_weights: Path | None = typer.Option(
         None, help="TorchScript Inception-v3 file for --features inception (or set $GENLAB_INCEPTION)."
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
     checkpoint: str = CHECKPOINT,
+    conditional: bool = typer.Option(
+        False,
+        "--conditional",
+        help="A --condition run: ask for every class / punk type, read each image back with the run's "
+        "classifier, and report the share that shows what was asked (figures/conditional.png). "
+        "--n: images in all.",
+    ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="With --conditional: an unconditional run on the same data, for per-class FID beside it.",
+    ),
+    guidance: float | None = GUIDANCE,
 ) -> None:
     """Score generated images against real ones, beside the real-vs-real noise floor.
 
@@ -182,6 +287,20 @@ def evaluate(
     """
     from genlab.images.evaluate import evaluate_run, format_table
     from genlab.images.features import FEATURE_SPACES
+
+    if conditional:
+        from genlab.images.conditional import evaluate_conditional, format_conditional
+
+        record = evaluate_conditional(
+            run, n=n or 2000, seed=seed, guidance=guidance, device=device, baseline=baseline
+        )
+        typer.echo(format_conditional(record))
+        typer.echo(f"written: {run / 'eval_conditional.json'} and {run / 'figures' / 'conditional.png'}")
+        return
+    if baseline is not None or guidance is not None:
+        from genlab.core.errors import GenlabError
+
+        raise GenlabError("--baseline and --guidance belong to --conditional")
 
     if features != "auto" and features not in FEATURE_SPACES:
         from genlab.core.errors import GenlabError
@@ -191,7 +310,7 @@ def evaluate(
     record = evaluate_run(
         run,
         features=chosen,
-        n=n,
+        n=n or 10000,
         seed=seed,
         device=device,
         inception_weights=inception_weights,

@@ -21,6 +21,7 @@ D_AUGMENTS = ("color", "translation", "cutout")
 OBJECTIVES = ("flow", "v", "eps")
 SAMPLERS = ("heun", "euler", "ddpm")
 NOISE_TIMES = ("uniform", "logit-normal")
+CONDITIONS = ("none", "labels", "attributes")
 
 
 def check_size(size: int) -> int:
@@ -148,6 +149,23 @@ class ImageTrainConfig:
         "ddpm (stochastic).",
     )
     attention: bool = option(True, "Diffusion: self-attention at the denoiser's 4x4 stage.")
+    condition: str = option(
+        "none",
+        "Train a conditional model: labels (the source's classes: mnist digits, fashion-mnist classes, "
+        "a folder's subfolders), attributes (the punks' 92 attributes: type and accessories), or none. "
+        "Then: sample --label / --attrs.",
+    )
+    condition_dropout: float = option(
+        0.1,
+        "With --condition: share of training images shown without their condition, so the model also "
+        "draws without one (what sampling without --label draws; diffusion: classifier-free guidance).",
+    )
+    guidance: float = option(
+        2.0,
+        "Conditional diffusion: classifier-free guidance scale when sampling (0: unconditional, 1: plain "
+        "conditional, above 1: follows the condition more closely, less varied); "
+        "sample --guidance overrides.",
+    )
     augment: str | None = option(
         None,
         "none, or a comma list of flip,shift,rotate,zoom applied to training batches.",
@@ -217,6 +235,7 @@ class ImageTrainConfig:
             ("objective", cfg.objective, OBJECTIVES),
             ("sampler", cfg.sampler, SAMPLERS),
             ("noise-times", cfg.noise_times, NOISE_TIMES),
+            ("condition", cfg.condition, CONDITIONS),
         ):
             if value not in allowed:
                 raise GenlabError(f"--{name} {value}: use one of {', '.join(allowed)}")
@@ -237,6 +256,10 @@ class ImageTrainConfig:
                 raise GenlabError(
                     f"--{name.replace('_', '-')} {getattr(cfg, name)}: use a positive number, or leave it out"
                 )
+        if not 0.0 <= cfg.condition_dropout < 1.0:
+            raise GenlabError(f"--condition-dropout {cfg.condition_dropout}: use a fraction in [0, 1)")
+        if cfg.guidance < 0:
+            raise GenlabError(f"--guidance {cfg.guidance}: use 0 (unconditional) or more")
         if not 0.0 <= cfg.dropout < 1.0:
             raise GenlabError(f"--dropout {cfg.dropout}: use a fraction in [0, 1)")
         if cfg.keep_every < 0:

@@ -9,6 +9,7 @@ the map exactly and avoids the checkerboard of odd kernels.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from genlab.core.errors import GenlabError
@@ -109,3 +110,12 @@ def deconv_net(
 def top_width(size: int, base_width: int, max_width: int = 512) -> int:
     """Channels of the 4x4 map between `conv_net` and `deconv_net`."""
     return stage_widths(size, base_width, max_width)[-1]
+
+
+def with_condition(x: torch.Tensor, c: torch.Tensor | None, cond_dim: int) -> torch.Tensor:
+    """x (N, D) with the condition (N, cond_dim) appended; None is the zero condition; no-op if cond_dim 0."""
+    if not cond_dim:
+        return x
+    if c is None:
+        c = x.new_zeros(len(x), cond_dim)
+    return torch.cat([x, c.to(x.dtype)], dim=1)

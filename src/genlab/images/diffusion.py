@@ -24,6 +24,13 @@ every sampler works from that pair, from t = 1 (noise) down to t = 0 (image) in 
 
 The deterministic samplers map a noise image to an image one-to-one, so `invert` can run them
 backwards (image -> the noise that samples it), which is how real images are interpolated.
+A conditional model (`cond_dim` > 0) adds an embedding of the condition vector to the time
+embedding. Training shows a share of images without their condition (the zero vector), so the one
+network predicts both with and without it, and sampling can use classifier-free guidance (Ho &
+Salimans 2022): prediction = unconditional + guidance * (conditional - unconditional). Guidance 0 is
+the unconditional model, 1 the plain conditional one; above 1 samples follow the condition more
+closely and vary less, at twice the network calls per step.
+
 Sampling uses an exponential moving average of the denoiser's weights (`denoiser_ema`), as the GAN
 samples from its generator's average.
 """
@@ -118,7 +125,13 @@ class UNet(nn.Module):
     """
 
     def __init__(
-        self, size: int, channels: int, base_width: int = 32, max_width: int = 256, attention: bool = True
+        self,
+        size: int,
+        channels: int,
+        base_width: int = 32,
+        max_width: int = 256,
+        attention: bool = True,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
         widths = stage_widths(size, base_width, max_width)  # e.g. 32 -> [w, 2w, 4w]
@@ -126,6 +139,9 @@ class UNet(nn.Module):
         self.time_dim = base_width + base_width % 2
         emb = 4 * base_width
         self.time_mlp = nn.Sequential(nn.Linear(self.time_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.cond_dim = cond_dim
+        if cond_dim:  # the zero vector ("no condition") embeds to the bias alone
+            self.condition = nn.Sequential(nn.Linear(cond_dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.stem = nn.Conv2d(channels, base_width, 3, 1, 1)
         self.downsample = nn.ModuleList(nn.Conv2d(i, o, 4, 2, 1) for i, o in zip(ins, widths, strict=True))
         self.down = nn.ModuleList(ResBlock(w, w, emb) for w in widths)
@@ -140,8 +156,11 @@ class UNet(nn.Module):
         nn.init.zeros_(head.bias)
         self.head = nn.Sequential(_group_norm(2 * base_width), nn.SiLU(), head)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.time_mlp(sinusoidal_embedding(t, self.time_dim).to(x.dtype))  # (N, 4 base_width)
+        if self.cond_dim:
+            c = x.new_zeros(len(x), self.cond_dim) if c is None else c.to(x.dtype)
+            emb = emb + self.condition(c)
         h = self.stem(x)  # (N, base_width, S, S)
         skips = [h]
         for downsample, block in zip(self.downsample, self.down, strict=True):
@@ -186,6 +205,8 @@ class Diffusion(nn.Module):
         attention: bool = True,
         sample_steps: int = 10,
         sampler: str = "heun",
+        cond_dim: int = 0,
+        guidance: float = 1.0,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -199,7 +220,8 @@ class Diffusion(nn.Module):
         self.noise_times = noise_times
         self.size, self.channels, self.latent_dim = size, channels, channels * size * size
         self.objective, self.sample_steps, self.sampler = objective, sample_steps, sampler
-        self.denoiser = UNet(size, channels, base_width, max_width, attention)
+        self.cond_dim, self.guidance = cond_dim, guidance
+        self.denoiser = UNet(size, channels, base_width, max_width, attention, cond_dim)
         self.denoiser_ema = copy.deepcopy(self.denoiser).requires_grad_(False)
 
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
@@ -238,24 +260,59 @@ class Diffusion(nn.Module):
             return torch.sigmoid(torch.randn(n, device=device))
         return torch.rand(n, device=device)
 
-    def loss(self, x: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+    def loss(
+        self, x: torch.Tensor, net: nn.Module | None = None, c: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Mean squared error of the prediction at a random time and noise per image, x in [0, 1].
 
         `net` is the denoiser to train or score (default `denoiser`; training passes its
-        DistributedDataParallel wrapper, the held-out loss `denoiser_ema`). t and eps come from the
+        DistributedDataParallel wrapper, the held-out loss `denoiser_ema`); `c` the images' conditions
+        (conditional models; None: no condition). t and eps come from the
         global RNG, whose state training checkpoints, so a resumed run draws what it would have."""
         x0 = x * 2 - 1
         eps = torch.randn_like(x0)
         t = self.training_times(len(x0), x0.device)
         net = self.denoiser if net is None else net
-        return F.mse_loss(net(self.noisy(x0, eps, t), t).float(), self.target(x0, eps, t).float())
+        args = (c,) if self.cond_dim else ()
+        return F.mse_loss(net(self.noisy(x0, eps, t), t, *args).float(), self.target(x0, eps, t).float())
 
     # -- predictions --------------------------------------------------------------------------
 
-    def predict(self, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
-        """The EMA denoiser's guesses (x0_hat, eps_hat) of the image and the noise in x_t."""
+    def guided_output(
+        self, x: torch.Tensor, tt: torch.Tensor, c: torch.Tensor | None, guidance: float | None
+    ) -> torch.Tensor:
+        """The EMA denoiser's output at (x, t) for conditions c, with classifier-free guidance.
+
+        guidance None is the model's own (`self.guidance`); 0 or no condition: the unconditional
+        output; 1: the conditional one; else uncond + guidance * (cond - uncond), both from one
+        batch of twice the size."""
+        net = self.denoiser_ema
+        if not self.cond_dim or c is None:
+            return net(x, tt)
+        scale = self.guidance if guidance is None else guidance
+        if scale == 0:
+            return net(x, tt)
+        if scale == 1:
+            return net(x, tt, c)
+        both = net(
+            torch.cat([x, x]),
+            torch.cat([tt, tt]),
+            torch.cat([c.to(x.dtype), torch.zeros_like(c, dtype=x.dtype)]),
+        )
+        cond, uncond = both.chunk(2)
+        return uncond + scale * (cond - uncond)
+
+    def predict(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor | float,
+        c: torch.Tensor | None = None,
+        guidance: float | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The EMA denoiser's guesses (x0_hat, eps_hat) of the image and the noise in x_t, for
+        conditions c (N, K) with guidance (see `guided_output`)."""
         tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(len(x))
-        out = self.denoiser_ema(x, tt)
+        out = self.guided_output(x, tt, c, guidance)
         alpha, sigma = self.schedule(tt.reshape(-1, 1, 1, 1))
         if self.objective == "flow":  # x = (1 - t) x0 + t eps, out = eps - x0
             return x - sigma * out, x + alpha * out
@@ -264,9 +321,11 @@ class Diffusion(nn.Module):
         # eps: x0 = (x - s eps) / a is unbounded as a -> 0 at t = 1, so it is clipped (as DDPM does)
         return ((x - sigma * out) / alpha.clamp_min(1e-3)).clamp(-1, 1), out
 
-    def velocity(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def velocity(
+        self, x: torch.Tensor, t: float, c: torch.Tensor | None = None, guidance: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """dx_t/dt of the probability-flow ODE at (x, t), and x0_hat: alpha'(t) x0_hat + sigma'(t) eps_hat."""
-        x0, eps = self.predict(x, t)
+        x0, eps = self.predict(x, t, c, guidance)
         if self.objective == "flow":
             return eps - x0, x0
         alpha, sigma = self.schedule(torch.tensor(t))
@@ -275,17 +334,24 @@ class Diffusion(nn.Module):
     # -- sampling -----------------------------------------------------------------------------
 
     def step(
-        self, x: torch.Tensor, t: float, s: float, sampler: str, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        t: float,
+        s: float,
+        sampler: str,
+        generator: torch.Generator | None = None,
+        c: torch.Tensor | None = None,
+        guidance: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sampler step from time t down to s < t: (x_s, x0_hat at t)."""
+        """One sampler step from time t down to s < t: (x_s, x0_hat at t), for conditions c."""
         if sampler == "heun":
-            d, x0 = self.velocity(x, t)
+            d, x0 = self.velocity(x, t, c, guidance)
             x_next = x + (s - t) * d
             if s > 0:  # the trapezoidal correction (skipped on the last step, as in Karras et al.)
-                d2, _ = self.velocity(x_next, s)
+                d2, _ = self.velocity(x_next, s, c, guidance)
                 x_next = x + (s - t) * 0.5 * (d + d2)
             return x_next, x0
-        x0, eps = self.predict(x, t)
+        x0, eps = self.predict(x, t, c, guidance)
         alpha_t, sigma_t = self.schedule(torch.tensor(t))
         alpha_s, sigma_s = self.schedule(torch.tensor(s))
         if sampler == "euler":
@@ -303,16 +369,18 @@ class Diffusion(nn.Module):
         steps: int | None = None,
         sampler: str | None = None,
         generator: torch.Generator | None = None,
+        c: torch.Tensor | None = None,
+        guidance: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sampling run from `noise` (N, C, S, S): the states x_t at every time of the grid
-        (steps + 1, N, C, S, S) and the denoiser's guess of the final image at each step
+        """One sampling run from `noise` (N, C, S, S) for conditions c: the states x_t at every time of
+        the grid (steps + 1, N, C, S, S) and the denoiser's guess of the final image at each step
         (steps, N, C, S, S), both in [0, 1] (x_t clipped for display; the last state is the sample)."""
         sampler = check_sampler(sampler or self.sampler)
         times = time_grid(steps or self.sample_steps).tolist()
         x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
         states, guesses = [x], []
         for t, s in zip(times[:-1], times[1:], strict=True):
-            x, x0 = self.step(x, t, s, sampler, generator)
+            x, x0 = self.step(x, t, s, sampler, generator, c, guidance)
             states.append(x)
             guesses.append(x0)
         return _to_unit(torch.stack(states)), _to_unit(torch.stack(guesses))
@@ -324,19 +392,27 @@ class Diffusion(nn.Module):
         steps: int | None = None,
         sampler: str | None = None,
         generator: torch.Generator | None = None,
+        c: torch.Tensor | None = None,
+        guidance: float | None = None,
     ) -> torch.Tensor:
-        """Images (N, C, S, S) in [0, 1] from noise (N, C, S, S) or (N, C*S*S); `generator` seeds the
-        fresh noise of the ddpm sampler (the deterministic ones use none)."""
+        """Images (N, C, S, S) in [0, 1] from noise (N, C, S, S) or (N, C*S*S), for conditions c (N, K)
+        (None: unconditional); `generator` seeds the fresh noise of the ddpm sampler (the
+        deterministic ones use none)."""
         sampler = check_sampler(sampler or self.sampler)
         times = time_grid(steps or self.sample_steps).tolist()
         x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
         for t, s in zip(times[:-1], times[1:], strict=True):
-            x, _ = self.step(x, t, s, sampler, generator)
+            x, _ = self.step(x, t, s, sampler, generator, c, guidance)
         return _to_unit(x)
 
     @torch.no_grad()
     def invert(
-        self, images: torch.Tensor, steps: int | None = None, sampler: str | None = None, iterations: int = 2
+        self,
+        images: torch.Tensor,
+        steps: int | None = None,
+        sampler: str | None = None,
+        iterations: int = 2,
+        c: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The noise (N, C, S, S) from which the deterministic sampler draws `images` (in [0, 1]).
 
@@ -357,7 +433,7 @@ class Diffusion(nn.Module):
             guess, best = x, x
             smallest = torch.full((len(x),), math.inf, device=x.device)
             for _ in range(iterations):
-                mismatch = x - self.step(guess, t, s, sampler)[0]
+                mismatch = x - self.step(guess, t, s, sampler, None, c)[0]
                 size = mismatch.flatten(1).norm(dim=1)  # (N,)
                 better = size < smallest
                 best = torch.where(better[:, None, None, None], guess + mismatch, best)

@@ -191,7 +191,7 @@ def _punks_attributes(
     extractor: FeatureExtractor, feats_a: torch.Tensor, feats_b: torch.Tensor, feats_fake: torch.Tensor
 ) -> tuple[AttributeComparison, AttributeComparison] | None:
     """(model vs A, B vs A) attribute frequencies, when the feature space has a classifier (punks)."""
-    if extractor.classify is None or not extractor.attributes:
+    if extractor.name != "punks" or extractor.classify is None or not extractor.attributes:
         return None
     names = list(extractor.attributes)
     probs_a, names_g = with_hat_group(extractor.attributes_from_features(feats_a), names)

@@ -59,6 +59,11 @@ def export_run(
     model, cfg = load_trained(run, checkpoint=checkpoint)
     if cfg.model not in ("cae", "vae", "gan"):
         raise GenlabError(f"{run.path} is a {cfg.model} run: export covers cae, vae and gan runs")
+    if cfg.condition != "none":
+        raise GenlabError(
+            f"{run.path} is conditional (--condition {cfg.condition}): export covers unconditional runs; "
+            "sample it with `genlab images sample --label/--attrs`"
+        )
     name = "generator" if cfg.model == "gan" else "decoder"
     path = Path(out) if out else run.path / "export" / f"{name}.{fmt}"
     export_module(Sampler(model), latent_noise(2, cfg.latent_dim, 0), path, fmt, ("latent", "images"))

@@ -166,6 +166,12 @@ def digits_extractor(
     info = {**info, "feature_rms": feature_rms}
     accuracy = info.get("digit_test_accuracy", info.get("test_accuracy"))
     described = f" (accuracy {accuracy:.4f} on held-out writers)" if isinstance(accuracy, float) else ""
+    classes = str(info.get("classes", "0123456789"))
+    digits = [classes.index(str(d)) for d in range(10)]
+
+    def classify(feats: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(model.head(feats / scale)[:, digits], dim=1)  # (N, 10) digit probabilities
+
     return FeatureExtractor(
         name="digits",
         description=f"MNIST digit classifier trained by genlab{described}",
@@ -173,6 +179,8 @@ def digits_extractor(
         channels=1,
         embed=lambda x: model.features(x) * scale,
         info=info,
+        classify=classify,
+        attributes=[str(d) for d in range(10)],
         device=torch.device(device),
     )
 

@@ -9,6 +9,11 @@ Mode collapse (the generator drawing a few kinds of face well and never the rest
 failure on small data. A discriminator that judges one image at a time cannot see it, so by default
 it also gets a minibatch standard-deviation feature (Karras et al., 2018): how much the images of a
 small group differ from each other. A generator whose samples all look alike is then easy to catch.
+
+A conditional GAN (`cond_dim` > 0) gives the generator the condition vector beside its noise, and
+judges with a projection discriminator (Miyato & Koyama 2018): the logit is the unconditional head
+plus the inner product of the image's features with an embedding of the condition, so the
+discriminator asks both "is it real?" and "does it show what was asked?".
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.images.conv import conv_net, deconv_net, top_width
+from genlab.images.conv import conv_net, deconv_net, top_width, with_condition
 
 
 class Generator(nn.Module):
@@ -30,12 +35,13 @@ class Generator(nn.Module):
         latent_dim: int = 100,
         base_width: int = 64,
         max_width: int = 512,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
         top = top_width(size, base_width, max_width)
-        self.latent_dim = latent_dim
+        self.latent_dim, self.cond_dim = latent_dim, cond_dim
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, top * 16, bias=False),
+            nn.Linear(latent_dim + cond_dim, top * 16, bias=False),
             nn.Unflatten(1, (top, 4, 4)),  # (N, top, 4, 4)
             nn.BatchNorm2d(top),
             nn.ReLU(inplace=True),
@@ -43,8 +49,8 @@ class Generator(nn.Module):
             nn.Tanh(),  # (N, channels, size, size) in [-1, 1]
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(with_condition(z, c, self.cond_dim))
 
 
 class MinibatchStdDev(nn.Module):
@@ -78,19 +84,28 @@ class Discriminator(nn.Module):
         spectral: bool = False,
         dropout: float = 0.0,
         minibatch_std: int = 0,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
         top = top_width(size, base_width, max_width)
-        head = nn.Linear((top + (1 if minibatch_std else 0)) * 16, 1)
+        features = (top + (1 if minibatch_std else 0)) * 16
+        head = nn.Linear(features, 1)
         self.net = nn.Sequential(
             conv_net(size, channels, base_width, max_width, norm, "leaky_relu", dropout, spectral),
             MinibatchStdDev(minibatch_std) if minibatch_std else nn.Identity(),
             nn.Flatten(),  # (N, (top [+ 1]) * 16)
             nn.utils.parametrizations.spectral_norm(head) if spectral else head,
         )
+        self.cond_dim = cond_dim
+        if cond_dim:
+            projection = nn.Linear(cond_dim, features, bias=False)
+            self.projection = nn.utils.parametrizations.spectral_norm(projection) if spectral else projection
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)  # (N,) logits
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.cond_dim or c is None:
+            return self.net(x).squeeze(1)  # (N,) logits
+        h = self.net[:-1](x)  # (N, features)
+        return self.net[-1](h).squeeze(1) + (self.projection(c.to(h.dtype)) * h).sum(1)
 
 
 class GAN(nn.Module):
@@ -107,12 +122,13 @@ class GAN(nn.Module):
         spectral: bool = False,
         dropout: float = 0.0,
         minibatch_std: int = 0,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
-        self.size, self.channels, self.latent_dim = size, channels, latent_dim
-        self.generator = Generator(size, channels, latent_dim, base_width, max_width)
+        self.size, self.channels, self.latent_dim, self.cond_dim = size, channels, latent_dim, cond_dim
+        self.generator = Generator(size, channels, latent_dim, base_width, max_width, cond_dim)
         self.discriminator = Discriminator(
-            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std
+            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std, cond_dim
         )
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.apply(dcgan_init)

@@ -121,9 +121,14 @@ def plot_reconstructions(
 
 
 def plot_interpolations(
-    strips: np.ndarray, path: Path | str, title: str, row_labels: list[str] | None = None
+    strips: np.ndarray,
+    path: Path | str,
+    title: str,
+    row_labels: list[str] | None = None,
+    xlabel: str | None = None,
 ) -> Path:
-    """strips: (pairs, steps, ...) images; one row per pair, interpolated left to right."""
+    """strips: (pairs, steps, ...) images; one row per pair, interpolated left to right (also any
+    rows of images, labelled `row_labels`, such as one row per requested condition)."""
     plt = _pyplot()
     pairs, steps = strips.shape[:2]
     images = to_uint8_nhwc(strips.reshape(pairs * steps, *strips.shape[2:]))
@@ -132,7 +137,7 @@ def plot_interpolations(
         _show(ax, make_grid(images[p * steps : (p + 1) * steps], ncols=steps))
         if row_labels:
             ax.set_ylabel(row_labels[p], fontsize=7, rotation=0, ha="right", va="center")
-    axes[-1, 0].set_xlabel(f"start  ->  end ({steps} steps)")
+    axes[-1, 0].set_xlabel(xlabel or f"start  ->  end ({steps} steps)")
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
@@ -207,6 +212,59 @@ def plot_denoise(
     top.set_xticks(centres, [f"t={t:.2f}" for t in times], fontsize=7)
     top.xaxis.tick_top()
     axes[-1, 0].set_xlabel(f"pure noise  ->  image ({columns - 1} sampler steps)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_conditional(record: dict[str, Any], path: Path | str, title: str) -> Path:
+    """The read-back evaluation (genlab.images.conditional): per class or type, the share of images
+    asked for it that read back as asked, beside real images of it through the same classifier;
+    for attributes, a second panel of the accessories (asked-for shown, unasked-for shown)."""
+    plt = _pyplot()
+    groups = record["groups"]
+    accessories = [a for a in record.get("accessories", []) if a["frequency"] >= 0.02]
+    panels = 2 if accessories else 1
+    widths = [max(4.0, 0.55 * len(groups) + 1.5)] + (
+        [max(6.0, 0.16 * len(accessories) + 1.5)] if accessories else []
+    )
+    fig, axes = plt.subplots(
+        1, panels, figsize=(sum(widths), 4.2), squeeze=False, gridspec_kw={"width_ratios": widths}
+    )
+    ax = axes[0, 0]
+    x = np.arange(len(groups))
+    ax.bar(x - 0.2, [g["read_back"] for g in groups], 0.4, label="generated, read back as asked")
+    ax.bar(x + 0.2, [g["real_read_back"] for g in groups], 0.4, label="real images (the ceiling)", alpha=0.6)
+    ax.set_xticks(x, [f"{g['name']}\n({g['train_images']} train)" for g in groups], fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of images")
+    what = "class" if record["condition"] == "labels" else "type"
+    ax.set_title(f"the {what} asked for, read back", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    if accessories:
+        ax = axes[0, 1]
+        x = np.arange(len(accessories))
+        ax.bar(x, [a["read_back"] for a in accessories], 0.8, label="asked for: shown")
+        ax.plot(x, [a["real_read_back"] for a in accessories], "k_", ms=7, label="real punks with it: shown")
+        ax.bar(
+            x, [-a["unrequested"] for a in accessories], 0.8, color="tab:red", label="not asked for: shown"
+        )
+        ax.plot(
+            x,
+            [-a["real_unrequested"] for a in accessories],
+            "_",
+            color="grey",
+            ms=7,
+            label="real punks without it: shown",
+        )
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xticks(x, [a["name"] for a in accessories], rotation=90, fontsize=6)
+        ax.set_ylim(-0.25, 1.05)
+        ax.set_ylabel("share of images (below 0: shown unasked)")
+        ax.set_title("accessories with at least 2% frequency", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right", ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)

@@ -26,19 +26,50 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
 from genlab.images.autoencoders import VAE, ConvAutoencoder
+from genlab.images.conditions import ConditionSpace, condition_space
 from genlab.images.config import KINDS, MODELS, ImageTrainConfig
-from genlab.images.data import load_images
+from genlab.images.data import ImageSet, load_images
 from genlab.images.diffusion import Diffusion
 from genlab.images.gan import GAN
 
 # -- data -------------------------------------------------------------------------------------
 
 
+def load_dataset(cfg: ImageTrainConfig) -> ImageSet:
+    """The whole dataset at the run's size and channels, with its labels."""
+    return load_images(cfg.data, size=cfg.size, channels=cfg.channels)
+
+
 def load_data(cfg: ImageTrainConfig) -> tuple[np.ndarray, str]:
     """The whole dataset as uint8 (N, size, size, C) and a description of its source."""
-
-    data = load_images(cfg.data, size=cfg.size, channels=cfg.channels)
+    data = load_dataset(cfg)
     return data.images, data.source
+
+
+def dataset_conditions(cfg: ImageTrainConfig, data: ImageSet) -> tuple[ConditionSpace, np.ndarray] | None:
+    """For `--condition labels|attributes`: the condition space and every image's vector (N, K)."""
+    if cfg.condition == "none":
+        return None
+    space = condition_space(cfg.condition, data.labels, data.label_names, cfg.data)
+    assert data.labels is not None
+    return space, space.vectors(data.labels)
+
+
+def conditions_of(cfg: ImageTrainConfig) -> ConditionSpace | None:
+    """The condition space a trained run recorded (None for an unconditional run)."""
+    return ConditionSpace.from_extra(cfg.extra)
+
+
+def run_conditions(run: RunDir | Path | str, split: str = "test") -> np.ndarray:
+    """The condition vectors (N, K) of the run's train or test images, in `run_images` order."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run, KINDS)
+    cfg = ImageTrainConfig.from_dict(run.config)
+    data = load_dataset(cfg)
+    found = dataset_conditions(cfg, data)
+    if found is None:
+        raise GenlabError(f"{run.path} is not a conditional run: train it with --condition labels|attributes")
+    train_idx, test_idx = split_indices(len(data.images), cfg.test_frac, cfg.seed)
+    return found[1][test_idx if split == "test" else train_idx]
 
 
 def split_indices(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +121,9 @@ def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def build_model(cfg: ImageTrainConfig) -> nn.Module:
 
-    common = {"size": cfg.size, "channels": cfg.channels, "latent_dim": cfg.latent_dim}
+    space = conditions_of(cfg)
+    cond_dim = space.dim if space is not None else 0
+    common = {"size": cfg.size, "channels": cfg.channels, "latent_dim": cfg.latent_dim, "cond_dim": cond_dim}
     widths = {"base_width": cfg.base_width, "max_width": cfg.max_width}
     if cfg.model == "cae":
         return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
@@ -106,6 +139,8 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
             attention=cfg.attention,
             sample_steps=cfg.sample_steps,
             sampler=cfg.sampler,
+            cond_dim=cond_dim,
+            guidance=cfg.guidance,
         )
     if cfg.model != "gan":
         raise GenlabError(
@@ -162,26 +197,54 @@ def decode_latents(
     seed: int = 0,
     steps: int | None = None,
     sampler: str | None = None,
+    conditions: torch.Tensor | np.ndarray | None = None,
+    guidance: float | None = None,
 ) -> torch.Tensor:
     """Latent points (N, latent_dim) -> images float (N, C, H, W) in [0, 1], on the CPU.
 
     A diffusion model samples from z with `steps` and `sampler` (its own defaults unless given);
-    `seed` seeds the fresh noise of its stochastic sampler. The other models ignore the three."""
+    `seed` seeds the fresh noise of its stochastic sampler. The other models ignore the three.
+    A conditional model draws what `conditions` (N, K) ask for (None: no condition); `guidance` is
+    a conditional diffusion model's classifier-free guidance (None: the run's own)."""
     was_training = model.training
     model.eval()
     out = []
     device = _device(model)
     generator = torch.Generator().manual_seed(seed)
-    for chunk in z.split(batch_size):
-        chunk = chunk.to(device)
+    cond = _conditions(model, conditions, len(z))
+    for start in range(0, len(z), batch_size):
+        chunk = z[start : start + batch_size].to(device)
+        c = None if cond is None else cond[start : start + batch_size].to(device)
         if model.kind == "diffusion":
-            out.append(model.sample(chunk, steps, sampler, generator).cpu())
+            out.append(model.sample(chunk, steps, sampler, generator, c, guidance).cpu())
         elif model.kind == "gan":
-            out.append(model.generator_ema(chunk).add(1).mul(0.5).clamp(0, 1).cpu())
+            out.append(model.generator_ema(chunk, *_c(c)).add(1).mul(0.5).clamp(0, 1).cpu())
         else:
-            out.append(torch.sigmoid(model.decode(chunk)).cpu())
+            out.append(torch.sigmoid(model.decode(chunk, c)).cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, model.channels, model.size, model.size)
+
+
+def _c(c: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """A condition as extra call arguments: none for None."""
+    return () if c is None else (c,)
+
+
+def _conditions(
+    model: nn.Module, conditions: torch.Tensor | np.ndarray | None, n: int
+) -> torch.Tensor | None:
+    """Conditions as float (n, K), checked against the model; None stays None."""
+    if conditions is None:
+        return None
+    cond_dim = getattr(model, "cond_dim", 0)
+    if not cond_dim:
+        raise GenlabError(
+            "this run was trained without --condition: it cannot be asked for a label or attributes"
+        )
+    c = torch.as_tensor(conditions).float()
+    if c.ndim != 2 or c.shape != (n, cond_dim):
+        raise GenlabError(f"conditions of shape {tuple(c.shape)} for {n} images: expected ({n}, {cond_dim})")
+    return c
 
 
 def prior_latents(model: nn.Module, n: int, seed: int) -> torch.Tensor:
@@ -197,44 +260,70 @@ def generate(
     *,
     steps: int | None = None,
     sampler: str | None = None,
+    conditions: torch.Tensor | np.ndarray | None = None,
+    guidance: float | None = None,
 ) -> torch.Tensor:
     """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images.
 
-    `steps` and `sampler` override a diffusion run's own (--sample-steps, --sampler)."""
+    `steps` and `sampler` override a diffusion run's own (--sample-steps, --sampler); a conditional
+    run draws image i as `conditions[i]` asks (None: unconditionally), diffusion with `guidance`."""
     model = _model(run_or_model)
-    if model.kind != "diffusion" and (steps is not None or sampler is not None):
-        raise GenlabError(f"sampling steps and samplers belong to diffusion runs, not to a {model.kind}")
-    return decode_latents(model, prior_latents(model, n, seed), seed=seed, steps=steps, sampler=sampler)
+    if model.kind != "diffusion" and (steps is not None or sampler is not None or guidance is not None):
+        raise GenlabError(
+            f"sampling steps, samplers and guidance belong to diffusion runs, not to a {model.kind}"
+        )
+    return decode_latents(
+        model,
+        prior_latents(model, n, seed),
+        seed=seed,
+        steps=steps,
+        sampler=sampler,
+        conditions=conditions,
+        guidance=guidance,
+    )
 
 
 @torch.inference_mode()
 def encode(
-    run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor, batch_size: int = 256
+    run_or_model: nn.Module | RunDir | Path | str,
+    images: np.ndarray | torch.Tensor,
+    batch_size: int = 256,
+    conditions: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor:
     """Codes of images (uint8 NHWC or float NCHW in [0,1]), (N, latent_dim): CAE codes, VAE posterior
-    means, or for a diffusion model the noise its deterministic sampler turns into each image."""
+    means, or for a diffusion model the noise its deterministic sampler turns into each image.
+    A conditional model encodes each image with its condition (None: without one)."""
     model = _model(run_or_model)
     if model.kind == "gan":
         raise GenlabError("a GAN has no encoder: encode/reconstruct work on cae, vae and diffusion runs")
     model.eval()
     x = to_float(images)
+    cond = _conditions(model, conditions, len(x))
     codes = []
-    for chunk in x.split(batch_size):
+    for start in range(0, len(x), batch_size):
+        chunk = x[start : start + batch_size].to(_device(model))
+        c = None if cond is None else cond[start : start + batch_size].to(_device(model))
         if model.kind == "diffusion":
-            codes.append(model.invert(chunk.to(_device(model))).flatten(1).cpu())
+            codes.append(model.invert(chunk, c=c).flatten(1).cpu())
             continue
-        z = model.encode(chunk.to(_device(model)))
+        z = model.encode(chunk, c)
         codes.append((z[0] if isinstance(z, tuple) else z).cpu())
-    return torch.cat(codes)
+    return torch.cat(codes) if codes else torch.empty(0, model.latent_dim)
 
 
 def reconstruct(
-    run_or_model: nn.Module | RunDir | Path | str, images: np.ndarray | torch.Tensor
+    run_or_model: nn.Module | RunDir | Path | str,
+    images: np.ndarray | torch.Tensor,
+    conditions: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor:
     """Decoded codes of the images, float (N, C, H, W) in [0, 1] (VAE: decoded posterior means;
-    diffusion: the inverted noise sampled again with the same deterministic sampler)."""
+    diffusion: the inverted noise sampled again with the same deterministic sampler).
+
+    A conditional model encodes and decodes with `conditions`; decoding a code with a *different*
+    condition is an attribute edit (`edit`)."""
     model = _model(run_or_model)
-    return decode_latents(model, encode(model, images), sampler=invertible_sampler(model))
+    codes = encode(model, images, conditions=conditions)
+    return decode_latents(model, codes, sampler=invertible_sampler(model), conditions=conditions)
 
 
 def invertible_sampler(model: nn.Module) -> str | None:

@@ -59,11 +59,12 @@ from genlab.images.gan import discriminator_loss, ema_update, generator_loss
 from genlab.images.runs import (
     KINDS,
     build_model,
+    dataset_conditions,
     decode_latents,
     generate,
     heldout_images,
     latent_noise,
-    load_data,
+    load_dataset,
     load_trained,
     reconstruct,
     split_indices,
@@ -104,11 +105,15 @@ class ImageTrainer:
         images: np.ndarray,
         device: torch.device,
         ranks: Ranks = SINGLE,
+        conditions: np.ndarray | None = None,
     ) -> None:
         self.cfg, self.run, self.device, self.ranks = cfg, run, device, ranks
         self.train_x = torch.from_numpy(images[cfg.extra["train_idx"]]).permute(0, 3, 1, 2).contiguous()
         self.test_x = torch.from_numpy(images[cfg.extra["test_idx"]]).permute(0, 3, 1, 2).contiguous()
         # uint8 (N, C, H, W): 4x less memory than float; each batch is converted as it is drawn
+        # a conditional run's condition vectors (N, K), float, beside the images (None: unconditional)
+        self.train_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["train_idx"]])
+        self.test_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["test_idx"]])
         self.model = build_model(cfg).to(device)
         # what the steps call: the model itself, or DistributedDataParallel around it (the GAN's two
         # players each wrapped on their own), compiled if asked; self.model keeps the saved weights
@@ -141,17 +146,22 @@ class ImageTrainer:
         self.elapsed = 0.0
         self.checkpointed_epoch: int | None = None  # the epoch of the last checkpoint written or loaded
         self.fixed_z = latent_noise(SAMPLE_GRID, cfg.latent_dim, cfg.seed + 1)
+        self.fixed_c = grid_conditions(self.train_c, SAMPLE_GRID, cfg.condition, cfg.seed + 1)
         self._stop_requested = False
         self.tb = TensorBoard(run.path / "tb", enabled=cfg.tensorboard and ranks.is_main)  # off: no-op
 
     # -- one optimisation step per model ------------------------------------------------------
 
-    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, c: torch.Tensor | None = None) -> dict[str, float]:
+        """One step on images x and (conditional runs) their conditions c, some dropped to zero."""
+        if c is not None and self.cfg.condition_dropout > 0:
+            keep = torch.rand(len(c), device=c.device) >= self.cfg.condition_dropout
+            c = c * keep[:, None].to(c.dtype)
         if self.cfg.model == "gan":
-            return self._gan_step(x)
+            return self._gan_step(x, c)
         if self.cfg.model == "diffusion":
-            return self._diffusion_step(x)
-        return self._ae_step(x)
+            return self._diffusion_step(x, c)
+        return self._ae_step(x, c)
 
     def _beta(self) -> float:
         warmup_steps = self.cfg.kl_warmup * self.steps_per_epoch
@@ -160,20 +170,20 @@ class ImageTrainer:
         return self.cfg.beta * min(1.0, (self.step + 1) / warmup_steps)
 
     def _ae_losses(
-        self, x: torch.Tensor, beta: float, net: nn.Module | None = None
+        self, x: torch.Tensor, beta: float, net: nn.Module | None = None, c: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         net = self.net if net is None else net
-
+        args = () if c is None else (c,)
         if self.cfg.model == "vae":
-            logits, mu, logvar = net(x)
+            logits, mu, logvar = net(x, *args)
             return vae_loss(x, logits, mu, logvar, beta, self.cfg.likelihood, self.cfg.sigma)
-        loss = reconstruction_loss(x, net(x), self.cfg.recon_loss)
+        loss = reconstruction_loss(x, net(x, *args), self.cfg.recon_loss)
         return {"loss": loss}
 
-    def _ae_step(self, x: torch.Tensor) -> dict[str, float]:
+    def _ae_step(self, x: torch.Tensor, c: torch.Tensor | None = None) -> dict[str, float]:
         (opt,) = self.optimizers
         with autocast(self.device, self.cfg.precision):
-            losses = self._ae_losses(x, self._beta())
+            losses = self._ae_losses(x, self._beta(), c=c)
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(opt)
@@ -183,11 +193,11 @@ class ImageTrainer:
             stats["beta"] = self._beta()
         return stats
 
-    def _diffusion_step(self, x: torch.Tensor) -> dict[str, float]:
+    def _diffusion_step(self, x: torch.Tensor, c: torch.Tensor | None = None) -> dict[str, float]:
         # noise each image to a random time t, learn to predict what was added (diffusion.py)
         (opt,) = self.optimizers
         with autocast(self.device, self.cfg.precision):
-            loss = self.model.loss(x, self.net)
+            loss = self.model.loss(x, self.net, c)
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
@@ -197,14 +207,15 @@ class ImageTrainer:
         ema_update(self.model.denoiser_ema, self.model.denoiser, decay)
         return {"loss": loss.item()}
 
-    def _gan_step(self, real: torch.Tensor) -> dict[str, float]:
-
+    def _gan_step(self, real: torch.Tensor, c: torch.Tensor | None = None) -> dict[str, float]:
+        """Fakes are drawn for the real images' own conditions, so D judges both with the same ones."""
         real = real * 2 - 1  # the generator draws in [-1, 1]
         z = torch.randn(len(real), self.cfg.latent_dim, device=self.device)
+        args = () if c is None else (c,)
         with autocast(self.device, self.cfg.precision):
-            fake = self.g(z)  # (B, C, H, W), kept in the graph for the generator step
-        loss_d, real_logits, fake_logits = self.discriminator_step(real, fake)
-        loss_g = self.generator_step(fake)
+            fake = self.g(z, *args)  # (B, C, H, W), kept in the graph for the generator step
+        loss_d, real_logits, fake_logits = self.discriminator_step(real, fake, c)
+        loss_g = self.generator_step(fake, c)
         self.scaler.update()
         # the EMA warms up (decay (1+t)/(10+t)) so early noise does not linger in it
         decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
@@ -217,28 +228,30 @@ class ImageTrainer:
         }
 
     def discriminator_step(
-        self, real: torch.Tensor, fake: torch.Tensor
+        self, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor | None = None
     ) -> tuple[float, torch.Tensor, torch.Tensor]:
         """One discriminator update on real vs *detached* fakes: no gradient reaches the generator."""
 
         d, opt_d = self.d, self.optimizers[1]
+        args = () if c is None else (c,)
         with autocast(self.device, self.cfg.precision):
-            real_logits = d(d_augment(real, self.d_ops))
-            fake_logits = d(d_augment(fake.detach(), self.d_ops))
+            real_logits = d(d_augment(real, self.d_ops), *args)
+            fake_logits = d(d_augment(fake.detach(), self.d_ops), *args)
             loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
         opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt_d)
         return loss.item(), real_logits.detach(), fake_logits.detach()
 
-    def generator_step(self, fake: torch.Tensor) -> float:
+    def generator_step(self, fake: torch.Tensor, c: torch.Tensor | None = None) -> float:
         """One generator update through the (frozen) discriminator; only the generator's weights move."""
 
         d, opt_g = self.model.discriminator, self.optimizers[0]
+        args = () if c is None else (c,)
         d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
         try:
             with autocast(self.device, self.cfg.precision):
-                loss = generator_loss(d(d_augment(fake, self.d_ops)), self.cfg.gan_loss)
+                loss = generator_loss(d(d_augment(fake, self.d_ops), *args), self.cfg.gan_loss)
             opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(opt_g)
@@ -271,7 +284,8 @@ class ImageTrainer:
                     idx = shard(idx, self.ranks)  # this process's part of the global batch
                     x = to_float(self.train_x[idx].permute(0, 2, 3, 1)).to(self.device)  # (B, C, H, W)
                     x = augment_batch(x, self.ops)
-                    stats = self.train_step(x)
+                    c = None if self.train_c is None else self.train_c[idx].to(self.device)
+                    stats = self.train_step(x, c)
                     bad = [k for k, v in stats.items() if not math.isfinite(v)]
                     if bad:
                         bar.close()
@@ -340,7 +354,9 @@ class ImageTrainer:
             self._recalibrate_ema_batchnorm()
         if self.cfg.model != "gan" and len(self.test_x):
             record["test_loss"] = self.test_loss()
-        images = decode_latents(self.model, self.model.prior_sample(self.fixed_z.to(self.device)))
+        images = decode_latents(
+            self.model, self.model.prior_sample(self.fixed_z.to(self.device)), conditions=self.fixed_c
+        )
         scale = max(1, 560 // (8 * (self.cfg.size + 2)))  # small images enlarged (nearest) to ~560 px
         if self.ranks.is_main:
             save_grid(images.numpy(), self.run.samples_dir / f"epoch_{number:03d}.png", ncols=8, scale=scale)
@@ -362,12 +378,13 @@ class ImageTrainer:
         total, n = 0.0, 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed + 2)
-            for chunk in self.test_x.split(256):
-                x = to_float(chunk.permute(0, 2, 3, 1)).to(self.device)
+            for start in range(0, len(self.test_x), 256):
+                x = to_float(self.test_x[start : start + 256].permute(0, 2, 3, 1)).to(self.device)
+                c = None if self.test_c is None else self.test_c[start : start + 256].to(self.device)
                 if self.cfg.model == "diffusion":
-                    loss = self.model.loss(x, self.model.denoiser_ema)
+                    loss = self.model.loss(x, self.model.denoiser_ema, c)
                 else:
-                    loss = self._ae_losses(x, self.cfg.beta, self.model)["loss"]
+                    loss = self._ae_losses(x, self.cfg.beta, self.model, c)["loss"]
                 total += float(loss) * len(x)
                 n += len(x)
         return total / max(n, 1)
@@ -375,8 +392,11 @@ class ImageTrainer:
     def _fit_codes(self) -> None:
         self.model.eval()
         codes = [
-            self.model.encode(to_float(c.permute(0, 2, 3, 1)).to(self.device))
-            for c in self.train_x.split(512)
+            self.model.encode(
+                to_float(self.train_x[i : i + 512].permute(0, 2, 3, 1)).to(self.device),
+                None if self.train_c is None else self.train_c[i : i + 512].to(self.device),
+            )
+            for i in range(0, self.n_train, 512)
         ]
         self.model.fit_code_distribution(torch.cat(codes))
 
@@ -395,7 +415,12 @@ class ImageTrainer:
         g.train()
         gen = torch.Generator().manual_seed(self.cfg.seed + 3)
         for _ in range(batches):
-            g(torch.randn(256, self.cfg.latent_dim, generator=gen).to(self.device))
+            z = torch.randn(256, self.cfg.latent_dim, generator=gen).to(self.device)
+            if self.train_c is None:
+                g(z)
+            else:  # the statistics of images drawn for the data's own conditions
+                rows = torch.randint(0, self.n_train, (256,), generator=gen)
+                g(z, self.train_c[rows].to(self.device))
         for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
         g.eval()
@@ -468,6 +493,18 @@ def _resume_config(run: RunDir, cfg: ImageTrainConfig) -> ImageTrainConfig:
     return stored
 
 
+def grid_conditions(train_c: torch.Tensor | None, n: int, kind: str, seed: int) -> torch.Tensor | None:
+    """The conditions of the per-epoch sample grid (8 columns): for labels, row r asks for class
+    r mod K; for attributes, n training images' own attribute sets (a fixed, seeded choice)."""
+    if train_c is None:
+        return None
+    k = train_c.shape[1]
+    if kind == "labels":
+        return torch.eye(k)[(torch.arange(n) // 8) % k]
+    rows = torch.randperm(len(train_c), generator=torch.Generator().manual_seed(seed))[:n]
+    return train_c[rows.repeat(-(-n // len(rows)))[:n]]
+
+
 def _truncate_metrics(run: RunDir, step: int) -> None:
     """Drop records written after the checkpoint (e.g. before a crash), so curves never double back."""
 
@@ -501,10 +538,13 @@ def _train_images(
     resolve_precision(cfg.precision, device)  # a refused precision fails before anything is written
     threads = ThreadChoice(cfg.threads).start()
     if ranks.is_main:  # rank 0 prepares (and caches) the data before the others read it
-        images, source = load_data(cfg)
+        data = load_dataset(cfg)
     barrier(ranks)
     if not ranks.is_main:
-        images, source = load_data(cfg)
+        data = load_dataset(cfg)
+    images, source = data.images, data.source
+    found = dataset_conditions(cfg, data)
+    conditions = None if found is None else found[1]
     say(f"data: {source}: {len(images):,} images at {cfg.size}x{cfg.size}x{cfg.channels}")
     if run is not None:
         if cfg.extra.get("n_images") != len(images):
@@ -514,6 +554,9 @@ def _train_images(
             )
     else:
         cfg.extra.update({"source": source, "n_images": len(images)})
+        if found is not None:
+            cfg.extra["condition"] = found[0].to_dict()
+            say(f"conditioned on {found[0].dim} {cfg.condition}")
         if ranks.is_main:
             run = RunDir.create(out, f"images-{cfg.model}", _public(cfg), lock=True)
         barrier(ranks)
@@ -521,7 +564,7 @@ def _train_images(
             run = ReplicaRun(out)
     assert run is not None
     try:
-        return _fit_run(cfg, run, images, device, resume, ranks, threads)
+        return _fit_run(cfg, run, images, device, resume, ranks, threads, conditions)
     finally:
         run.unlock()
 
@@ -534,6 +577,7 @@ def _fit_run(
     resume: bool,
     ranks: Ranks,
     threads: ThreadChoice | None = None,
+    conditions: np.ndarray | None = None,
 ) -> RunDir:
     out = run.path
     train_idx, test_idx = split_indices(len(images), cfg.test_frac, cfg.seed)
@@ -542,7 +586,7 @@ def _fit_run(
     cfg.extra.update({"train_idx": train_idx, "test_idx": test_idx})
     if not resume:
         seed_everything(cfg.seed)
-    trainer = ImageTrainer(cfg, run, images, device, ranks)
+    trainer = ImageTrainer(cfg, run, images, device, ranks, conditions)
     trainer.threads = threads
     if ranks.parallel and not resume:  # each process its own noise and augmentation stream
         torch.manual_seed(cfg.seed * 7919 + ranks.rank)
