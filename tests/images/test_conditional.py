@@ -286,3 +286,11 @@ def test_a_plain_run_cannot_be_asked_and_a_missing_label_source_is_one_line(tmp_
         conditional_grid(plain, ["1"])
     _, cfg = load_trained(plain)
     assert cfg.condition == "none"
+
+
+def test_plain_evaluation_of_a_conditional_run_draws_for_real_conditions(runs):
+    from genlab.images.evaluate import evaluate_run
+
+    record = evaluate_run(runs["vae"], "pixels", n=40, figure=False)
+    assert record["conditioned_on"] == "the labels of 40 real images"
+    assert record["recon_n"] > 0 and record["recon_psnr"] > 10

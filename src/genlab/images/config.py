@@ -67,6 +67,9 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     # no latent_dim: a diffusion model starts from noise of the image's own shape
     "diffusion": {"latent_dim": None, "epochs": 14, "lr": 1e-3, "base_width": 32},
 }
+# A conditional VAE whose KL term weighs as little as a plain one's keeps the class in its code and
+# ignores the condition; README (Conditional models) has the measurements behind this value.
+CONDITIONAL_VAE_BETA = 10.0
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
 TIME_BUDGET_UNIT = "time_budget_unit"
 
@@ -109,7 +112,11 @@ class ImageTrainConfig:
     batch_size: int = option(64, "Images per step.")
     lr: float | None = option(None, "Adam learning rate (GAN: generator).", none_means=per_model("lr"))
     lr_d: float | None = option(None, "GAN: discriminator learning rate.", none_means="same as --lr")
-    beta: float = option(1.0, "VAE: weight of the KL term.")
+    beta: float | None = option(
+        None,
+        "VAE: weight of the KL term.",
+        none_means=f"1; {CONDITIONAL_VAE_BETA:g} with --condition (the class is left to the condition)",
+    )
     kl_warmup: float = option(1.0, "VAE: epochs over which the KL weight rises linearly from 0 to --beta.")
     likelihood: str = option("gaussian", "VAE: gaussian or bernoulli.")
     sigma: float = option(
@@ -224,6 +231,8 @@ class ImageTrainConfig:
             if not getattr(cfg, name):
                 setattr(cfg, name, defaults[name])
         cfg.lr_d = cfg.lr_d or cfg.lr
+        if cfg.beta is None:
+            cfg.beta = 1.0 if cfg.condition == "none" else CONDITIONAL_VAE_BETA
         if cfg.augment in (None, "auto"):
             cfg.augment = "none" if named else "flip"
         if not 0.0 <= cfg.test_frac < 0.5:
@@ -285,6 +294,6 @@ class ImageTrainConfig:
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
-            if f.default is None and values.get(name) in (0, "auto"):
+            if f.default is None and name != "beta" and values.get(name) in (0, "auto"):  # beta 0 is a weight
                 values[name] = None
         return cls(**{k: v for k, v in values.items() if k in fields})

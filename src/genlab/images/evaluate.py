@@ -35,7 +35,18 @@ from genlab.images.metrics import (
     precision_recall,
     reconstruction_error,
 )
-from genlab.images.runs import KINDS, generate, heldout_images, load_data, load_trained, reconstruct
+from genlab.images.runs import (
+    KINDS,
+    conditions_of,
+    dataset_conditions,
+    generate,
+    heldout_images,
+    load_data,
+    load_dataset,
+    load_trained,
+    reconstruct,
+    run_conditions,
+)
 
 # Headwear among the 92 CryptoPunks attributes, counted together as "any hat".
 PUNK_HATS = (
@@ -124,7 +135,10 @@ def evaluate_run(
 
     say(f"generating {m:,} images from {run.path} ({cfg.model}) ...")
     sampling_started = time.perf_counter()
-    fake = generate(model, m, seed=seed)  # float (m, C, H, W) in [0, 1]
+    # a conditional run draws for the conditions of real images (half B's, not the reference half's)
+    found = dataset_conditions(cfg, load_dataset(cfg)) if conditions_of(cfg) is not None else None
+    asked = None if found is None else found[1][order[m : 2 * m]]
+    fake = generate(model, m, seed=seed, conditions=asked)  # float (m, C, H, W) in [0, 1]
     sample_seconds = time.perf_counter() - sampling_started
     say(f"extracting {extractor.name} features ...")
     feats_a, feats_b, feats_fake = extractor(half_a), extractor(half_b), extractor(fake)  # (m, D)
@@ -148,6 +162,7 @@ def evaluate_run(
         "seed": seed,
         "k": k,
         "sample_seconds_per_1000": round(1000 * sample_seconds / m, 2),
+        "conditioned_on": None if found is None else f"the {cfg.condition} of {m:,} real images",
     }
     model_metrics = compare_features(feats_a, feats_fake, k=k, seed=seed)
     floor_metrics = compare_features(feats_a, feats_b, k=k, seed=seed)
@@ -164,8 +179,9 @@ def evaluate_run(
 
     if cfg.model in ("cae", "vae"):
         test = heldout_images(run)
+        own = run_conditions(run, "test") if found is not None else None
         record["recon_mse"], record["recon_psnr"] = reconstruction_error(
-            _floatify(test), reconstruct(model, test)
+            _floatify(test), reconstruct(model, test, conditions=own)
         )
         record["recon_n"] = len(test)
 
