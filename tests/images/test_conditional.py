@@ -294,3 +294,19 @@ def test_plain_evaluation_of_a_conditional_run_draws_for_real_conditions(runs):
     record = evaluate_run(runs["vae"], "pixels", n=40, figure=False)
     assert record["conditioned_on"] == "the labels of 40 real images"
     assert record["recon_n"] > 0 and record["recon_psnr"] > 10
+
+
+def test_balance_weights_raise_rare_types_and_weighted_epochs_repeat_exactly():
+    from genlab.images.train import epoch_order
+
+    vectors = np.zeros((100, PUNKISH.dim), np.float32)
+    vectors[:90, 0] = 1  # 90 males
+    vectors[90:, 2] = 1  # 10 zombies
+    weights = PUNKISH.balance_weights(vectors, 1.0)
+    assert weights[90:].sum() == pytest.approx(weights[:90].sum())  # power 1: each type equally often
+    assert np.allclose(PUNKISH.balance_weights(vectors, 0.0), 1.0)
+    half = PUNKISH.balance_weights(vectors, 0.5)
+    assert weights[0] < half[0] < 1.0 < half[99] < weights[99]
+    order = epoch_order(100, seed=3, epoch=2, weights=torch.from_numpy(weights))
+    assert torch.equal(order, epoch_order(100, seed=3, epoch=2, weights=torch.from_numpy(weights)))
+    assert 30 < int((order >= 90).sum()) < 70  # zombies: 10% of the data, half of the draws

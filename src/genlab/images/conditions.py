@@ -61,6 +61,22 @@ class ConditionSpace:
             return out
         return labels.astype(np.float32)
 
+    def groups(self, vectors: np.ndarray) -> np.ndarray:
+        """Each image's class (labels) or punk type (attributes) as an index (N,); -1 for none."""
+        columns = list(range(self.dim)) if self.kind == "labels" else self.types
+        if not columns:
+            return np.full(len(vectors), -1, np.int64)
+        picked = vectors[:, columns]
+        return np.where(picked.max(1) > 0.5, np.asarray(columns)[picked.argmax(1)], -1)
+
+    def balance_weights(self, vectors: np.ndarray, power: float) -> np.ndarray:
+        """Sampling weights (N,) proportional to frequency(group)^-power, normalised to mean 1."""
+        groups = self.groups(vectors)
+        values, counts = np.unique(groups, return_counts=True)
+        share = dict(zip(values.tolist(), (counts / len(groups)).tolist(), strict=True))
+        weights = np.array([1.0 if g < 0 else share[g] ** -power for g in groups.tolist()])
+        return weights / weights.mean()
+
     def index(self, name: str, what: str) -> int:
         """The index of one name, or a one-line error that lists the close ones."""
         keys = [_key(n) for n in self.names]

@@ -167,6 +167,11 @@ class ImageTrainConfig:
         "With --condition: share of training images shown without their condition, so the model also "
         "draws without one (what sampling without --label draws; diffusion: classifier-free guidance).",
     )
+    condition_balance: float = option(
+        0.5,
+        "With --condition: draw training images with weight frequency^-b of their class (punks: their type), "
+        "so rare ones are seen more often (0: as often as the data has them; 1: every class equally often).",
+    )
     guidance: float = option(
         2.0,
         "Conditional diffusion: classifier-free guidance scale when sampling (0: unconditional, 1: plain "
@@ -267,6 +272,8 @@ class ImageTrainConfig:
                 )
         if not 0.0 <= cfg.condition_dropout < 1.0:
             raise GenlabError(f"--condition-dropout {cfg.condition_dropout}: use a fraction in [0, 1)")
+        if not 0.0 <= cfg.condition_balance <= 1.0:
+            raise GenlabError(f"--condition-balance {cfg.condition_balance}: use a number in [0, 1]")
         if cfg.guidance < 0:
             raise GenlabError(f"--guidance {cfg.guidance}: use 0 (unconditional) or more")
         if not 0.0 <= cfg.dropout < 1.0:

@@ -86,7 +86,7 @@ def _floatify(images: np.ndarray) -> torch.Tensor:
 
 
 def evaluate_run(
-    run_path: str | Path,
+    run_path: str | Path | RunDir,
     features: str | FeatureExtractor = "punks",
     n: int = 10000,
     *,
@@ -111,7 +111,7 @@ def evaluate_run(
     if n < 2 * k + 2:
         raise GenlabError(f"--n {n} is too small: use at least {2 * k + 2} (thousands for a stable FID)")
     started = time.perf_counter()
-    run = RunDir.open(run_path, KINDS)
+    run = run_path if isinstance(run_path, RunDir) else RunDir.open(run_path, KINDS)
     torch_device = pick_device(device)
     model, cfg = load_trained(run, torch_device, checkpoint)
     extractor = (

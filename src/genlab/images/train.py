@@ -52,6 +52,7 @@ from genlab.core.threads import ThreadChoice
 from genlab.core.training import Diverged, check_finite_weights
 from genlab.images.augment import augment_batch
 from genlab.images.autoencoders import reconstruction_loss, vae_loss
+from genlab.images.conditions import ConditionSpace
 from genlab.images.config import ImageTrainConfig, parse_augment, parse_d_augment
 from genlab.images.d_augment import d_augment
 from genlab.images.figures import loss_curves_figure
@@ -88,9 +89,14 @@ RUN_CONTROL = (
 )  # fmt: skip
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled order of the n training images in an epoch; depends only on (seed, epoch)."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+def epoch_order(n: int, seed: int, epoch: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The shuffled order of the n training images in an epoch; depends only on (seed, epoch).
+
+    With `weights` (n,), n draws with replacement in proportion to them (rare classes more often)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if weights is not None:
+        return torch.multinomial(weights.double(), n, replacement=True, generator=generator)
+    return torch.randperm(n, generator=generator)
 
 
 class ImageTrainer:
@@ -146,6 +152,12 @@ class ImageTrainer:
         self.elapsed = 0.0
         self.checkpointed_epoch: int | None = None  # the epoch of the last checkpoint written or loaded
         self.fixed_z = latent_noise(SAMPLE_GRID, cfg.latent_dim, cfg.seed + 1)
+        self.sample_weights = None  # a conditional run's --condition-balance weights, (n_train,)
+        space = ConditionSpace.from_extra(cfg.extra)
+        if self.train_c is not None and space is not None and cfg.condition_balance > 0:
+            weights = space.balance_weights(self.train_c.numpy(), cfg.condition_balance)
+            if not np.allclose(weights, 1.0):
+                self.sample_weights = torch.from_numpy(weights)
         self.fixed_c = grid_conditions(self.train_c, SAMPLE_GRID, cfg.condition, cfg.seed + 1)
         self._stop_requested = False
         self.tb = TensorBoard(run.path / "tb", enabled=cfg.tensorboard and ranks.is_main)  # off: no-op
@@ -272,7 +284,7 @@ class ImageTrainer:
             return "max_steps"  # e.g. resuming a run that already stopped at this limit
         with _sigint_sets_flag(self):
             while self.epoch < cfg.epochs:
-                order = epoch_order(self.n_train, cfg.seed, self.epoch)
+                order = epoch_order(self.n_train, cfg.seed, self.epoch, self.sample_weights)
                 bar = progress(
                     total=self.steps_per_epoch,
                     initial=self.batch,
