@@ -36,6 +36,8 @@ IMAGE_KINDS = tuple(f"images-{m}" for m in MODEL_NAMES)
 # Known figure files, in the order a reader wants them, with captions; any other figure in a
 # run's figures/ is shown after these with a caption made from its file name.
 FIGURE_CAPTIONS: dict[str, str] = {
+    "samples_asked": "Asked for one condition per row; each column uses the same noise, so the rows differ "
+    "only in what was asked.",
     "samples": "Novel images decoded from random latent vectors.",
     "reconstructions": "Held-out images and their reconstructions.",
     "interpolate_linear_real": "Linear interpolation between the encodings of two real images.",
@@ -48,6 +50,12 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "losses": "Training losses.",
     "latent_map": "t-SNE map of latent codes with their images.",
     "metrics": "Sample quality against the real-vs-real noise floor.",
+    "conditional_samples": "Asked for each class (or punk type, with its most common attribute set), one row "
+    "each, the same noise in every column.",
+    "conditional": "The share of images that show what was asked, read back by genlab's classifier, beside "
+    "real images through the same classifier (the ceiling).",
+    "morph": "From one request to another with the noise held fixed in each row.",
+    "edit": "Held-out images, their reconstruction, and the same code decoded with the condition changed.",
     "attributes": "How often generated and real images show each attribute.",
     "learning_curves": "Loss and exact-match accuracy per epoch, train and test.",
     "examples": "Test queries with the true and the predicted answers.",
@@ -228,6 +236,7 @@ def generative_part(runs: list[RunDir]) -> Part:
             "sampler": f"{config.get('sampler')}, {config.get('sample_steps')} steps"
             if model == "diffusion"
             else None,
+            "condition": config.get("condition") if config.get("condition", "none") != "none" else None,
             "epochs": _epochs(run),
             "train seconds": _train_seconds(run),
         }
@@ -236,6 +245,9 @@ def generative_part(runs: list[RunDir]) -> Part:
         figures = [figure(p, caption, f"{name}: {caption}") for p, caption in captions]
         part.blocks.append(f"<h3>{esc(name)} <small>({esc(run.path.name)})</small></h3>{facts_html}")
         part.blocks.append('<div class="figures">' + "".join(figures) + "</div>")
+        asked = run.path / "eval_conditional.json"
+        if asked.exists():
+            part.blocks.append(conditional_block(json.loads(asked.read_text())))
         evals = _eval_records(run)
         if evals:
             metric_rows.append(_metric_row(name, evals[-1]))
@@ -250,6 +262,38 @@ def generative_part(runs: list[RunDir]) -> Part:
             + "".join(f'<p class="note">{esc(w)}</p>' for w in warnings)
         )
     return part
+
+
+def conditional_block(record: dict[str, Any]) -> str:
+    """The read-back table of `evaluate --conditional`: what was asked, how often it came out."""
+    punks = record.get("condition") == "attributes"
+    title = "Asking for a punk" if punks else "Asking for a class"
+    what = "type" if punks else "class"
+    rows = [
+        {
+            what: g["name"],
+            "asked": g["asked"],
+            "training images": g["train_images"],
+            "read back as asked": f"{g['read_back']:.1%}",
+            "real images read back (ceiling)": f"{g['real_read_back']:.1%}",
+            "FID of the " + what: g.get("fid"),
+            "unconditional model's FID": g.get("baseline_fid"),
+        }
+        for g in record["groups"]
+    ]
+    if not any(r["unconditional model's FID"] is not None for r in rows):
+        for r in rows:
+            r.pop("unconditional model's FID")
+    block = f"<h4>{esc(title)}</h4>" + report_text.CONDITIONAL_INTRO + table(rows)
+    if punks:
+        block += (
+            "<p>Accessories of at least 2% frequency show in "
+            f"{record['accessory_read_back_mean']:.1%} of the images asked for them "
+            f"(lowest: {esc(record['accessory_read_back_min'])}); accessories nobody asked for show "
+            f"in {record['unrequested_rate']:.1%} of images (real punks through the same "
+            f"classifier: {record['real_unrequested_rate']:.1%}).</p>"
+        )
+    return block
 
 
 METRIC_COLUMNS = {

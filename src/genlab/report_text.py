@@ -87,3 +87,14 @@ ERRORS_INTRO = """
 (or the difference a borrow), by sign and length of the answer, and by how far the predicted number
 is off. The heatmaps show the error rate over every pair of operands.</p>
 """
+
+CONDITIONAL_INTRO = """
+<p>A conditional model is told what to draw: a digit, or a punk's type and accessories. To check
+that it drew what was asked, every image is read back by genlab's own classifier (the digit
+classifier, or the punks attribute classifier), and the same classifier reads real images of the
+same request: that is the ceiling, because the classifier itself makes mistakes, most on the rare
+types drawn at 32x32. Each class or type is asked for equally often, so the rare ones (the 9
+aliens of 10,000 punks) are measured as carefully as the common ones; training also draws them
+more often than the data has them (<code>--condition-balance</code>). FID per class compares the
+class's images with real images of it.</p>
+"""

@@ -310,3 +310,30 @@ def test_balance_weights_raise_rare_types_and_weighted_epochs_repeat_exactly():
     order = epoch_order(100, seed=3, epoch=2, weights=torch.from_numpy(weights))
     assert torch.equal(order, epoch_order(100, seed=3, epoch=2, weights=torch.from_numpy(weights)))
     assert 30 < int((order >= 90).sum()) < 70  # zombies: 10% of the data, half of the draws
+
+
+def test_the_report_shows_what_was_asked_and_read_back(runs, tmp_path):
+    from genlab.report import build_report
+
+    evaluate_conditional(runs["diffusion"], n=30, seed=0, reader=colour_reader())
+    page = build_report([runs["diffusion"].path], tmp_path / "report.html").read_text()
+    assert "Asking for a class" in page and "read back as asked" in page
+    assert "Asked for each class" in page  # the conditional_samples figure, with its own caption
+    assert "<td>labels</td>" in page  # the facts table names the condition
+
+
+def test_the_serve_page_can_ask_a_conditional_run(runs):
+    from genlab.serve.image_runs import ServedImageRun
+    from genlab.serve.payload import HTTPError, Request
+
+    served = ServedImageRun("cdiff", runs["diffusion"].path)
+    summary = served.summary()
+    assert summary["condition"] == {"kind": "labels", "names": ["0", "1", "2"]}
+    asked = served.sample(Request({"n": "4", "seed": "2", "ask": "1", "guidance": "0"}))
+    assert asked["asked"] == "1" and asked["image"].startswith("data:image/png;base64,")
+    unconditional = served.sample(Request({"n": "4", "seed": "2"}))
+    assert unconditional["asked"] is None
+    # guidance 0 is the unconditional model: the same grid as not asking
+    assert asked["image"] == unconditional["image"]
+    with pytest.raises(HTTPError, match="unknown label '9'"):
+        served.sample(Request({"ask": "9"}))

@@ -35,19 +35,21 @@ def squares(tmp_path_factory):
     images[:, 4:12, 4:12] = rng.integers(0, 256, (40, 1, 1, 3), dtype=np.uint8)
     path = tmp_path_factory.mktemp("data") / "squares.npy"
     np.save(path, images)
+    np.savez(path.with_name("squares_labelled.npz"), images=images, labels=np.arange(40) % 2)
     return path
 
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, squares):
     """{"vae": a VAE run, "i2i": handwriting in and out, "t2t": text in and out, "diffusion": a
-    diffusion run sampling in 3 steps}."""
+    conditional diffusion run (two classes) sampling in 3 steps}."""
     root = tmp_path_factory.mktemp("serve-runs")
     invoke("images", "train", "--model", "vae", "--data", squares, "--out", root / "vae", "--epochs", 2,
            "--test-frac", 0.2, *IMAGE_TINY)  # fmt: skip
     invoke("arith", "train", "--task", "img2img", "--out", root / "i2i", *ARITH_TINY)
     invoke("arith", "train", "--task", "text2text", "--out", root / "t2t", *ARITH_TINY)
-    invoke("images", "train", "--model", "diffusion", "--data", squares, "--out", root / "diffusion",
+    invoke("images", "train", "--model", "diffusion", "--data", squares.with_name("squares_labelled.npz"),
+           "--condition", "labels", "--out", root / "diffusion",
            "--epochs", 1, "--test-frac", 0.2, "--sample-steps", 3, "--size", 16, "--base-width", 4,
            "--batch-size", 8, "--threads", 1)  # fmt: skip
     return {name: root / name for name in ("vae", "i2i", "t2t", "diffusion")}

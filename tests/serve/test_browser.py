@@ -115,6 +115,24 @@ def test_the_image_page_samples_walks_with_the_slider_and_reconstructs_an_upload
     assert script_errors(browser) == []
 
 
+def test_a_conditional_run_is_asked_for_a_class_from_the_sample_form(browser, server):
+    open_run(browser, server, "vae")
+    assert not find(browser, '[data-feature="sample"] label.ask').is_displayed()  # not conditional
+    open_run(browser, server, "diffusion")
+    sample = find(browser, '[data-feature="sample"]')
+    grid = find(sample, '[data-out="grid"]')
+    wait_for(browser, lambda: grid.get_attribute("src"))
+    ask = find(sample, 'input[name="ask"]')
+    assert ask.is_displayed()
+    ask.send_keys("1", Keys.ENTER)
+    wait_for(browser, lambda: grid.get_attribute("alt") == "samples asked for 1")
+    ask.clear()
+    ask.send_keys("7", Keys.ENTER)
+    error = find(sample, ".error")
+    wait_for(browser, lambda: error.is_displayed() and "unknown label '7'" in error.text)
+    assert not script_errors(browser)
+
+
 def test_the_diffusion_page_slides_from_pure_noise_to_the_sample(browser, server):
     open_run(browser, server, "diffusion")
     panel = find(browser, '[data-feature="denoise"]')

@@ -2,9 +2,9 @@
 diffusion) an uploaded image's reconstruction with its nearest held-out images in the latent space,
 and (diffusion) one sample drawn step by step from pure noise.
 
-A run says what it offers in `actions` (and so in its summary's "features"): a conditional model
-would add its labels to the summary and a `labels` parameter to sample; the page builds one panel
-per feature.
+A run says what it offers in `actions` (and so in its summary's "features"); the page builds one
+panel per feature. A conditional run adds its condition (kind and names) to the summary, and its
+`sample` takes `ask=` (a label, or a comma list of attributes) and, for diffusion, `guidance=`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from genlab.core.rundir import RunDir
 from genlab.images.diffusion import time_grid
 from genlab.images.runs import (
     KINDS,
+    conditions_of,
     decode_latents,
     encode,
     generate,
@@ -33,7 +34,7 @@ from genlab.images.runs import (
     slerp,
     to_float,
 )
-from genlab.serve.payload import MAX_SEED, MAX_UPLOAD_BYTES, Request, open_upload, png_data_url
+from genlab.serve.payload import MAX_SEED, MAX_UPLOAD_BYTES, HTTPError, Request, open_upload, png_data_url
 
 MAX_SAMPLES = 64
 MAX_NEIGHBOURS = 16
@@ -53,6 +54,7 @@ class ServedImageRun:
         self.run = RunDir.open(path, KINDS)
         self.model, self.cfg = load_trained(self.run)
         self.lock = threading.Lock()
+        self.space = conditions_of(self.cfg)  # None for an unconditional run
         self._heldout: tuple[np.ndarray, torch.Tensor, str] | None = None  # loaded on first use
         self.actions = {"sample": ("GET", self.sample), "interpolate": ("GET", self.interpolate)}
         if self.cfg.model != "gan":  # a GAN has no encoder
@@ -72,6 +74,7 @@ class ServedImageRun:
             "channels": cfg.channels,
             "latent_dim": cfg.latent_dim,
             "features": list(self.actions),
+            **({"condition": self.space.to_dict(), "guidance": cfg.guidance} if self.space else {}),
             **(
                 {"sampler": cfg.sampler, "sample_steps": cfg.sample_steps} if cfg.model == "diffusion" else {}
             ),
@@ -91,9 +94,20 @@ class ServedImageRun:
         """?n=&seed=: a grid of n novel images; the same seed gives the same grid."""
         n = request.int("n", 16, 1, MAX_SAMPLES)
         seed = request.int("seed", 0, 0, MAX_SEED)
+        asked, conditions, guidance = None, None, None
+        if request.params.get("ask", "").strip():
+            if self.space is None:
+                raise HTTPError(400, "this model was trained without --condition: it cannot be asked")
+            try:
+                vector = self.space.request(request.text("ask", "what to ask for"))
+            except GenlabError as exc:
+                raise HTTPError(400, str(exc)) from None
+            asked, conditions = self.space.describe(vector), np.repeat(vector[None], n, axis=0)
+            if self.cfg.model == "diffusion":
+                guidance = request.float("guidance", self.cfg.guidance, 0.0, 10.0)
         with self.lock, torch.inference_mode():
-            images = generate(self.model, n, seed)  # (n, C, H, W) in [0, 1]
-        return {"n": n, "seed": seed, "image": png_data_url(make_grid(images.numpy()))}
+            images = generate(self.model, n, seed, conditions=conditions, guidance=guidance)  # (n, C, H, W)
+        return {"n": n, "seed": seed, "asked": asked, "image": png_data_url(make_grid(images.numpy()))}
 
     def interpolate(self, request: Request) -> dict[str, Any]:
         """?a=&b=&t=&mode=: the image a fraction t of the way from seed a's latent point to seed b's."""

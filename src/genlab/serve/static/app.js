@@ -98,11 +98,19 @@ const PANELS = {
   sample(panel, run) {
     const form = $(panel, "form");
     const grid = out(panel, "grid");
+    if (run.condition) {
+      panel.querySelectorAll(".ask").forEach((el) => (el.hidden = false));
+      const names = $(panel, "datalist");
+      names.replaceChildren(...run.condition.names.map((name) => new Option(name)));
+    }
     const draw = () =>
       guarded(panel, async () => {
-        const data = await api(runUrl(run, "sample", { n: form.n.value, seed: form.seed.value }));
+        const params = { n: form.n.value, seed: form.seed.value };
+        if (run.condition && form.ask.value.trim()) params.ask = form.ask.value;
+        const data = await api(runUrl(run, "sample", params));
         grid.src = data.image;
         grid.dataset.seed = data.seed;
+        grid.alt = data.asked ? `samples asked for ${data.asked}` : "a grid of samples";
       });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
