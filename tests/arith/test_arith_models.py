@@ -29,6 +29,7 @@ TINY = {
     "aux_text": True,
     "cell_features": 128,
     "cnn_width": 16,
+    "style_dim": 0,
 }
 
 

@@ -59,7 +59,7 @@ def evaluate(
     ),
 ) -> None:
     """Exact-match and per-character accuracy on the run's unseen test queries; figures/examples.png."""
-    from genlab.arith.evaluate import evaluate_arith
+    from genlab.arith.evaluate import evaluate_arith, format_handwriting
     from genlab.arith.evaluate import length_test as run_length_test
 
     result = evaluate_arith(run, device=device)
@@ -73,6 +73,8 @@ def evaluate(
     )
     if out_image:
         typer.echo(f"pixel MSE against {result['pixel_mse_against']}: {result['pixel_mse']:.4f}")
+    if "handwriting" in result:
+        typer.echo(format_handwriting(result))
     if "query_cells_read_correctly" in result:
         typer.echo(
             "queries whose every cell the glyph classifier reads right: "
@@ -103,6 +105,10 @@ def ask(
     write: Path | None = typer.Option(
         None, "--write", help="Image-output runs: where to write the answer PNG."
     ),
+    n: int = typer.Option(
+        1, "--n", help="Handwriting-answer runs: how many different drawings of the answer to write."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Handwriting-answer runs: the seed of the drawings."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Answer one query, e.g. `genlab arith ask runs/t2t "81+24"`."""
@@ -111,7 +117,7 @@ def ask(
 
     if query is None and image is None:
         raise GenlabError("give a query such as '81+24', or --image FILE for an image-input run")
-    result = ask_arith(run, query, image, write)
+    result = ask_arith(run, query, image, write, n=n, seed=seed)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -123,7 +129,12 @@ def ask(
         typer.echo(
             f"the glyph classifier reads the image as {result['query_read_by_glyph_classifier'].strip()!r}"
         )
-    if "answer_png" in result:
+    if "answer_png" in result and "answers" in result and n > 1:
+        readings = ", ".join(repr(a) for a in result["answers"])
+        typer.echo(
+            f"{n} drawings of the answer: {result['answer_png']} (the glyph classifier reads {readings})"
+        )
+    elif "answer_png" in result:
         typer.echo(f"answer image: {result['answer_png']} (the glyph classifier reads {result['answer']!r})")
     typer.echo(f"{result['query']} = {result['answer']}")
 

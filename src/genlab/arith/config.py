@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from genlab.arith.problem import ArithSpec
 
 TASKS = ("text2text", "img2text", "text2img", "img2img")
+ANSWER_STYLES = ("prototype", "random", "handwriting")
 # the default glyph reader (genlab.arith.glyphs): conv width, feature size, training epochs
 READER_WIDTH = 64
 READER_FEATURES = 256
@@ -51,8 +52,16 @@ class ArithConfig:
     # of the train pool, which the glyph classifier reads less reliably
     answer_style: str = option(
         "prototype",
-        "Image answers: prototype (one fixed real image per character) or random "
-        "(random train-pool handwriting each time, the notebook's).",
+        "Image answers: prototype (one fixed real image per character), random (the notebook's: "
+        "trained on random train-pool handwriting, so it draws their average) or handwriting (a "
+        "conditional VAE head that writes every answer anew, from a sampled style).",
+    )
+    style_dim: int = option(16, "Size of the handwriting style code (--answer-style handwriting).")
+    keep_style: bool = option(
+        True,
+        "img2img with handwriting answers: write the answer in the style of the query's digits "
+        "(else in a new writer's).",
+        flags="--keep-style/--new-style",
     )
     epochs: int | None = option(None, "Epochs.", none_means="enough for --steps")
     steps: int = option(3000, "Optimizer steps when --epochs is not given.")
@@ -147,8 +156,13 @@ class ArithConfig:
             raise GenlabError(
                 f"--hidden {self.hidden}: a transformer's width must be a multiple of its 4 heads"
             )
-        if self.answer_style not in ("prototype", "random"):
-            raise GenlabError(f"--answer-style {self.answer_style!r}: use prototype or random")
+        if self.answer_style not in ANSWER_STYLES:
+            raise GenlabError(f"--answer-style {self.answer_style!r}: use one of {', '.join(ANSWER_STYLES)}")
+        if self.answer_style == "handwriting" and not self.aux_text:
+            raise GenlabError(
+                "--answer-style handwriting draws the character its --aux-text head predicts: "
+                "leave --no-aux-text out"
+            )
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
         for name in (
@@ -161,6 +175,7 @@ class ArithConfig:
             "glyph_epochs",
             "glyph_width",
             "glyph_features",
+            "style_dim",
         ):
             if getattr(self, name) < 1:
                 raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")

@@ -9,13 +9,14 @@ Classification rules (tested on hand-checked cases):
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from genlab.arith.evaluate import evaluate_arith
+from genlab.arith.evaluate import evaluate_arith, format_handwriting
 from genlab.arith.plots import plot_error_breakdown, plot_error_heatmaps
 from genlab.arith.problem import all_queries
 from genlab.arith.runs import KIND, load_config
@@ -180,6 +181,17 @@ def analyze_errors(run: RunDir | str) -> dict[str, Any]:
         result_dict["errors_with_misread_query"] = int(wrong[misread].sum())
         result_dict["arithmetic_errors_on_read_queries"] = int(wrong[~misread].sum())
 
+    evaluation_path = run.path / "evaluation.json"
+    evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.exists() else {}
+    if "handwriting" in evaluation:  # how the answers are written, beside what they say
+        result_dict["handwriting"] = evaluation["handwriting"]
+        measured = {
+            **evaluation["handwriting"],
+            **{f"style_{k}": v for k, v in evaluation.get("style", {}).items()},
+        }
+        tables["handwriting"] = [
+            {"measure": k, "value": v} for k, v in measured.items() if not isinstance(v, str)
+        ]
     figures = run.figures_dir
     md = [f"# Error analysis: {config.task}, train fraction {config.train_frac}", ""]
     md.append(
@@ -209,6 +221,8 @@ def analyze_errors(run: RunDir | str) -> dict[str, Any]:
             f"{result_dict['arithmetic_errors_on_read_queries']} are arithmetic errors "
             "on correctly read queries"
         )
+    if "handwriting" in evaluation:
+        summary += "\n" + format_handwriting(evaluation)
     result_dict.update(
         {
             "summary": summary,

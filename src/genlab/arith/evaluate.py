@@ -21,9 +21,18 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
-from genlab.arith.inference import answer_tokens, attention_maps, predict, render_cells, scores, to_input
+from genlab.arith.handwriting import handwriting_quality, query_style_closeness
+from genlab.arith.inference import (
+    answer_styles,
+    answer_tokens,
+    attention_maps,
+    predict,
+    render_cells,
+    scores,
+    to_input,
+)
 from genlab.arith.model import Seq2SeqSpec, build_model, read_query_cells
-from genlab.arith.plots import plot_attention, plot_examples
+from genlab.arith.plots import plot_answer_styles, plot_attention, plot_examples
 from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, queries_of, strip
 from genlab.arith.runs import KIND, load_config, load_model, task_data
 from genlab.core.errors import GenlabError
@@ -46,9 +55,18 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     cells = render_cells(qtok, data.test_bank, config.seed + TEST_RENDER_SEED) if in_image else None
     classifier = classifier_for(config) if (in_image or out_image) else None
     x = to_input(model, qtok, cells)
+    cells_float = x if in_image else None
+    query_read = None
     if in_image:  # read every query cell once: the model's input, and what the reader made of it
         x = read_query_cells(model, x, device)
-    preds = predict(model, x, device=device, cell_probs=in_image)
+        if config.finetune_cnn:
+            query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
+        else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
+            query_read = x.argmax(-1).numpy()
+    styles = answer_styles(
+        model, len(idx), config.seed + TEST_RENDER_SEED + 2, config, cells_float, query_read
+    )
+    preds = predict(model, x, device=device, cell_probs=in_image, styles=styles)
     pred_tokens = answer_tokens(model, preds, classifier)
     acc, char = scores(pred_tokens, true)
     result: dict[str, Any] = {
@@ -74,11 +92,22 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         result["readback_accuracy"] = acc
         result["readback_char_accuracy"] = char
         result["pixel_mse"] = float(((preds - target) ** 2).mean())
+    if model.spec.style_dim:
+        result["handwriting"] = handwriting_quality(
+            preds.reshape(-1, 28, 28),
+            true.reshape(-1),
+            classifier,
+            data.train_bank,
+            data.test_bank,
+            config.seed,
+        )
+        if in_image:
+            result["style"] = query_style_closeness(
+                cells_float.numpy(), query_read < 10, preds, true < 10, config.seed
+            )
+            result["style"]["answers_written_in"] = "the query's style" if config.keep_style else "new styles"
+        result["answer_styles_figure"] = str(answer_styles_figure(run, device=device))
     if in_image:
-        if config.finetune_cnn:
-            query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
-        else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
-            query_read = x.argmax(-1).numpy()
         saved["query_read"] = query_read
         result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
     if classifier is not None:
@@ -211,16 +240,32 @@ class Answerer:
         """The glyph classifier's reading of float cells (L, 28, 28), one character per cell."""
         return self.spec.decode(read_cells(self.classifier, torch.from_numpy(cells))[None])[0]
 
-    def answer(self, query: str | None = None, cells: np.ndarray | None = None) -> dict[str, Any]:
+    def answer(
+        self, query: str | None = None, cells: np.ndarray | None = None, n: int = 1, seed: int = 0
+    ) -> dict[str, Any]:
         """{"query", "answer", ...} with arrays: "query_cells" float (Tq, 28, 28), the cells the model
-        read (image-input runs), and "answer_cells" float (Ta, 28, 28), its drawn answer (image outputs)."""
+        read (image-input runs), and "answer_cells" float (Ta, 28, 28), its drawn answer (image outputs).
+
+        Handwriting answers are drawn `n` times, seeded: "drawings" float (n, Ta, 28, 28) and
+        "answers" (what the glyph classifier reads in each); "answer_cells" is the first of them."""
         result, x = self.model_input(query, cells)
         spec = self.spec
-        pred = predict(self.model, x, device=self.device)
+        styles = None
+        if self.model.spec.style_dim:
+            x = x.expand(n, *x.shape[1:])
+            query_cells = reading = None
+            if self.in_image:
+                query_cells = torch.from_numpy(result["query_cells"])[None].expand(n, -1, -1, -1)
+                reading = read_cells(self.classifier, query_cells[0]).reshape(1, -1).repeat(n, 0)
+            styles = answer_styles(self.model, n, seed, self.config, query_cells, reading)
+        pred = predict(self.model, x, device=self.device, styles=styles)
         if self.out_image:
+            readings = [a.strip() for a in spec.decode(answer_tokens(self.model, pred, self.classifier))]
             result["answer_cells"] = pred[0]
-            result["answer"] = spec.decode(answer_tokens(self.model, pred, self.classifier))[0].strip()
+            result["answer"] = readings[0]
             result["answer_means"] = "what the glyph classifier reads in the generated image"
+            if styles is not None:
+                result["drawings"], result["answers"] = pred, readings
         else:
             result["answer"] = spec.decode(pred)[0].strip()
         return result
@@ -260,21 +305,33 @@ def ask_arith(
     image: str | Path | None = None,
     out_png: str | Path | None = None,
     device: str = "cpu",
+    n: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Answer one query with a trained run.
 
     Text-input runs take `query` ('81+24'); image-input runs write the query with test-pool
     handwriting, or read `image` (a strip of cells). Image answers are saved as a PNG and read
-    back by the glyph classifier. Returns {"query", "answer", and the PNG paths written}.
+    back by the glyph classifier. A handwriting run draws the answer `n` times (seeded by `seed`),
+    one drawing per row of the PNG. Returns {"query", "answer", and the PNG paths written}.
     """
-
+    if n < 1:
+        raise GenlabError(f"--n {n}: ask for 1 or more drawings")
     answerer = Answerer(run, device)
     run, spec = answerer.run, answerer.spec
     if image is not None and not answerer.in_image:
         raise GenlabError(f"{run.path} is a {answerer.config.task} run: it reads text queries, not --image")
     cells = read_query_image(image, spec.query_len) if image is not None else None
-    result = answerer.answer(query, cells)
+    if n > 1 and not answerer.model.spec.style_dim:
+        raise GenlabError(
+            f"--n {n}: {run.path} draws one fixed answer (it was not trained with --answer-style "
+            "handwriting), so every drawing would be the same; leave --n out"
+        )
+    result = answerer.answer(query, cells, n=n, seed=seed)
     query_cells, answer_cells = result.pop("query_cells", None), result.pop("answer_cells", None)
+    drawings = result.pop("drawings", None)
+    if drawings is not None and n > 1:
+        answer_cells = drawings
     if image is None and query_cells is not None:  # the handwriting the typed query was written in
         path = run.samples_dir / f"ask-query-{_slug(spec.pad_query(*spec.parse(query or '')))}.png"
         result["query_png"] = _save_cells(query_cells, path)
@@ -282,6 +339,72 @@ def ask_arith(
         path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
         result["answer_png"] = _save_cells(answer_cells, path)
     return result
+
+
+def format_handwriting(result: dict[str, Any]) -> str:
+    """The handwriting lines of an evaluation: realism, diversity and (img2img) style."""
+    hw = result["handwriting"]
+    lines = [
+        f"handwriting realism: digits-space FID {hw['fid_digits']:.2f} against real test-pool digits "
+        f"(real-vs-real floor {hw['fid_floor']:.2f}, {hw['fid_over_floor']:.1f}x; {hw['digits']} digits)",
+        f"handwriting diversity: {hw['diversity']:.2f} mean pairwise distance between drawings of the same "
+        f"digit ({hw['diversity_share_of_real']:.0%} of real MNIST's {hw['diversity_real']:.2f})",
+    ]
+    if "style" in result:
+        st = result["style"]
+        lines.append(
+            f"style: answers are closer in slant and stroke to their own query than to a random one in "
+            f"{st['closer_to_own_query']:.0%} of queries (distance {st['distance_to_own_query']:.2f} vs "
+            f"{st['distance_to_random_query']:.2f}; written in {st['answers_written_in']})"
+        )
+    lines.append(f"answer styles: {result['answer_styles_figure']}")
+    return "\n".join(lines)
+
+
+STYLE_FIGURE_QUERIES = ("81+24", "47+58", "41-89")
+
+
+def answer_styles_figure(
+    run: RunDir | str | Path, query: str | None = None, n: int = 8, device: str = "cpu"
+) -> Path:
+    """RUN/figures/answer_styles.png: one query answered `n` times in handwriting, next to what the
+    other two answer styles draw for it: the prototype images (what a prototype-style run is trained
+    to draw) and the mean train-pool image of each character (what a random-style run's pixel loss
+    is minimized by: the average of the handwriting it was shown)."""
+    answerer = Answerer(run, device)
+    spec = answerer.spec
+    query = query or next((q for q in STYLE_FIGURE_QUERIES if _fits(spec, q)), None)
+    if query is None:
+        a, b = spec.max_int, spec.max_int // 2
+        query = f"{a}{spec.ops[0]}{b}"
+    result = answerer.answer(query, n=n, seed=0)
+    true = result["true_answer"]
+    drawings = result.get("drawings", result["answer_cells"][None])
+    rows = [
+        (f"handwriting {k + 1}: {read!r}", cells, read == true)
+        for k, (cells, read) in enumerate(
+            zip(drawings, result.get("answers", [result["answer"]]), strict=True)
+        )
+    ]
+    train_bank = glyph_banks(
+        spec,
+        answerer.config.mnist,
+        answerer.config.seed,
+        answerer.config.handwriting_test_frac,
+        answerer.config.shared_handwriting,
+    )[0]
+    tokens = spec.encode([true.rjust(spec.answer_len)], spec.answer_len)[0]
+    prototypes = train_bank.prototypes()[tokens].astype(np.float32) / 255
+    means = np.stack(
+        [
+            train_bank.images[s : s + c].astype(np.float32).mean(0) / 255
+            for s, c in zip(train_bank.starts[tokens], train_bank.counts[tokens], strict=True)
+        ]
+    )
+    rows += [("prototype style", prototypes, True), ("random style's optimum", means, True)]
+    path = answerer.run.figures_dir / "answer_styles.png"
+    title = f"{result['query']} = {true}: {n} handwritten answers (seeds), and the other two styles"
+    return plot_answer_styles(path, rows, title)
 
 
 def length_test(
@@ -395,8 +518,10 @@ def _fits(spec: ArithSpec, query: str) -> bool:
 
 
 def _save_cells(cells: np.ndarray, path: Path) -> str:
-    """Float cells (L, 28, 28) in [0, 1] -> one PNG strip, enlarged 4x; returns its path."""
-    return str(save_image(np.rint(strip(cells) * 255).astype(np.uint8), path, scale=4))
+    """Float cells (L, 28, 28) in [0, 1] -> one PNG strip, enlarged 4x; (n, L, 28, 28) -> n strips,
+    one under another. Returns its path."""
+    strips = strip(cells).reshape(-1, cells.shape[-3] * 28)
+    return str(save_image(np.rint(strips * 255).astype(np.uint8), path, scale=4))
 
 
 def _slug(text: str) -> str:

@@ -31,15 +31,45 @@ def to_input(model: ArithModel, tokens: np.ndarray, cells: np.ndarray | None) ->
 
 @torch.inference_mode()
 def predict(
-    model: ArithModel, x: torch.Tensor, batch_size: int = 1000, device: Any = "cpu", cell_probs: bool = False
+    model: ArithModel,
+    x: torch.Tensor,
+    batch_size: int = 1000,
+    device: Any = "cpu",
+    cell_probs: bool = False,
+    styles: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """Greedy answers for all inputs: tokens (N, Ta) int64, or images (N, Ta, 28, 28) float [0,1]."""
+    """Greedy answers for all inputs: tokens (N, Ta) int64, or images (N, Ta, 28, 28) float [0,1];
+    `styles` (N, Z): the style code each handwriting answer is written in (from `answer_styles`)."""
     model.eval()
     parts = [
-        model.predict(x[i : i + batch_size].to(device), cell_probs).cpu()
+        model.predict(
+            x[i : i + batch_size].to(device),
+            cell_probs,
+            None if styles is None else styles[i : i + batch_size],
+        ).cpu()
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(parts).numpy()
+
+
+def answer_styles(
+    model: ArithModel,
+    n: int,
+    seed: int,
+    config: ArithConfig,
+    cells: torch.Tensor | None = None,
+    cell_reading: np.ndarray | None = None,
+) -> torch.Tensor | None:
+    """The style codes (n, Z) `n` handwriting answers are written in, seeded: None for a model that
+    does not write handwriting; with `config.keep_style` and the query cells (n, Tq, 28, 28) in
+    [0, 1] given, the style of each query's digits (`cell_reading` (n, Tq): the glyph reader's
+    class of each cell, digits are classes 0-9); else `n` new writers from the prior."""
+    if not model.spec.style_dim:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    if cells is not None and config.keep_style and cell_reading is not None:
+        return model.query_styles(cells, torch.from_numpy(np.asarray(cell_reading)), generator)
+    return model.sample_styles(n, generator)
 
 
 def answer_tokens(
@@ -81,8 +111,16 @@ def validation_metrics(
         cache["cell_probs"] = model.spec.input_kind == "image" and not config.finetune_cnn
         if cache["cell_probs"]:
             cache["x"] = read_query_cells(model, cache["x"], device)
+        cache["cells"] = None if cells is None else torch.from_numpy(cells).float().div_(255)
     classifier = classifier_for(config) if model.spec.output_kind == "image" else None
-    preds = predict(model, cache["x"], device=device, cell_probs=cache["cell_probs"])
+    styles = None
+    if model.spec.style_dim:  # the style encoder trains too: its codes of the query are taken anew
+        cells = cache["cells"]
+        if cells is not None and "reading" not in cache:
+            cache["reading"] = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(cells.shape[:2])
+        reading = cache.get("reading")
+        styles = answer_styles(model, len(cache["true"]), config.seed + 99, config, cells, reading)
+    preds = predict(model, cache["x"], device=device, cell_probs=cache["cell_probs"], styles=styles)
     acc, char = scores(answer_tokens(model, preds, classifier), cache["true"])
     return {"val_acc": acc, "val_char_acc": char}
 

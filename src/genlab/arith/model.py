@@ -57,6 +57,9 @@ class Seq2SeqSpec:
     aux_text: bool
     cell_features: int  # the glyph classifier's feature size (image inputs)
     cnn_width: int  # the glyph classifier's conv width (image inputs)
+    # image outputs written as handwriting (--answer-style handwriting): the size of the style code
+    # the image head draws with, a conditional VAE per answer cell; 0 = a deterministic head
+    style_dim: int
 
     # what runs stored before a field existed were built with
     LEGACY: ClassVar[dict[str, Any]] = {
@@ -65,6 +68,7 @@ class Seq2SeqSpec:
         "reverse_answer": False,
         "cell_features": 128,
         "cnn_width": 16,
+        "style_dim": 0,
     }
 
     def to_dict(self) -> dict:
@@ -107,6 +111,42 @@ class ImageHead(nn.Module):
         return self.deconv(x)[:, 0]
 
 
+class StyleEncoder(nn.Module):
+    """Handwriting cells (..., 28, 28) in [0, 1] and their characters (...) -> the posterior (mean,
+    log-variance) (..., Z) of their style code: the conditional VAE's encoder. It is told the
+    character, as the decoder is, so the code is left to carry what the character does not (slant,
+    width, stroke) and a code drawn from the prior writes any character."""
+
+    def __init__(self, style_dim: int, vocab_size: int, channels: int = 32) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, channels, 4, 2, 1),  # C x 14 x 14
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 4, 2, 1),  # 2C x 7 x 7
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.out = nn.Sequential(
+            nn.Linear(2 * channels * 7 * 7 + vocab_size, 256), nn.ReLU(), nn.Linear(256, 2 * style_dim)
+        )
+
+    def forward(self, cells: torch.Tensor, chars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lead = cells.shape[:-2]
+        features = self.conv(cells.reshape(-1, 1, 28, 28))
+        one_hot = nn.functional.one_hot(chars.reshape(-1), self.vocab_size).to(features.dtype)
+        mean, log_var = self.out(torch.cat([features, one_hot], -1)).chunk(2, -1)
+        return mean.reshape(*lead, -1), log_var.clamp(-10.0, 10.0).reshape(*lead, -1)
+
+
+def kl_to_prior(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, I)) summed over the code, averaged over the cells (nats)."""
+    return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(-1).mean()
+
+
+HANDWRITING_HEAD_CHANNELS = 32
+
+
 class ArithModel(nn.Module):
     """What both architectures share: the query's way in (token embeddings, or a glyph classifier's
     reading of each handwriting cell), the answer's way out (character logits, or pixel logits with
@@ -139,13 +179,18 @@ class ArithModel(nn.Module):
         self.drop = nn.Dropout(s.dropout)
         if s.output_kind == "text":
             self.head = nn.Linear(s.hidden, s.vocab_size)
-        elif s.aux_text:
-            # the decoder first predicts each answer character, then draws it: the image head sees
-            # the state and the character probabilities, so drawing a '7' is a near-lookup
-            self.aux_head = nn.Linear(s.hidden, s.vocab_size)
-            self.head = ImageHead(s.hidden + s.vocab_size)
         else:
-            self.head = ImageHead(s.hidden)
+            head_in = s.hidden
+            if s.aux_text:
+                # the decoder first predicts each answer character, then draws it: the image head
+                # sees the state and the character probabilities, so drawing a '7' is a near-lookup
+                self.aux_head = nn.Linear(s.hidden, s.vocab_size)
+                head_in += s.vocab_size
+            if s.style_dim:
+                self.style_encoder = StyleEncoder(s.style_dim, s.vocab_size)
+                self.head = ImageHead(head_in + s.style_dim, HANDWRITING_HEAD_CHANNELS)
+            else:
+                self.head = ImageHead(head_in)
         self.attention_maps: list[torch.Tensor] | None = None
 
     # -- the query's way in -----------------------------------------------------------------
@@ -198,37 +243,74 @@ class ArithModel(nn.Module):
         """What greedy decoding feeds back after one step's logits: a token or an image."""
         return step_logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(step_logits)
 
-    def _output(self, out: torch.Tensor, with_aux: bool = False) -> Any:
-        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits)."""
+    def _output(self, out: torch.Tensor, with_aux: bool = False, style: torch.Tensor | None = None) -> Any:
+        """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits);
+        `style` (B, Ta, Z): the handwriting style code of each cell (None: the prior's mean)."""
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
         aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
-        if aux is not None:
+        if self.spec.style_dim:  # handwriting: draw the character from a style code
+            out = torch.cat([out, self._drawing_instructions(aux, style)], -1)  # (B, Ta, H + V + Z)
+        elif aux is not None:
             out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
         b, t, h = out.shape
         pixels = self.head(out.reshape(b * t, h)).view(b, t, 28, 28)
         return (pixels, aux) if with_aux else pixels
+
+    def _drawing_instructions(self, aux: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+        """What the handwriting head draws and how: a character one-hot and a style code (B, Ta, V + Z).
+
+        `style` is (B, Ta, Z), a code only: the character is the one the auxiliary head predicts;
+        or (B, Ta, V + Z) in training, the true character already in front (teacher forcing, so the
+        style code need not learn the character, and the head always sees a one-hot). None: the
+        prior's mean style."""
+        v, z = self.spec.vocab_size, self.spec.style_dim
+        if style is None:
+            style = aux.new_zeros(*aux.shape[:2], z)
+        if style.shape[-1] == z:
+            chars = torch.nn.functional.one_hot(aux.argmax(-1), v).to(aux.dtype)
+            style = torch.cat([chars, style.to(aux.dtype)], -1)
+        return style.to(aux.dtype)
 
     def _record(self, weights: torch.Tensor) -> None:
         if self.attention_maps is not None:
             self.attention_maps.append(weights.detach())
 
     def decode(
-        self, encoded: tuple[Any, ...], target: torch.Tensor | None = None, with_aux: bool = False
+        self,
+        encoded: tuple[Any, ...],
+        target: torch.Tensor | None = None,
+        with_aux: bool = False,
+        style: torch.Tensor | None = None,
     ) -> Any:
         """Logits for every answer position; `target` (tokens or images in [0,1]) = teacher forcing.
 
         `with_aux` (image outputs, training): return (pixel logits, auxiliary char logits or None).
+        `style` (handwriting answers): the style code of the whole answer (B, Z) or of each cell
+        (B, Ta, Z), in reading order.
         """
+        if style is not None and style.dim() == 2:
+            style = style[:, None].expand(-1, self.spec.answer_len, -1)
         if not self.spec.reverse_answer:
-            return self._decode(encoded, target, with_aux)
-        flipped = self._decode(encoded, None if target is None else target.flip(1), with_aux)
+            return self._decode(encoded, target, with_aux, style)
+        flipped = self._decode(
+            encoded,
+            None if target is None else target.flip(1),
+            with_aux,
+            None if style is None else style.flip(1),
+        )
         if isinstance(flipped, tuple):
             return tuple(None if t is None else t.flip(1) for t in flipped)
         return flipped.flip(1)
 
-    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+    def _decode(
+        self,
+        encoded: tuple[Any, ...],
+        target: torch.Tensor | None,
+        with_aux: bool,
+        style: torch.Tensor | None,
+    ) -> Any:
         """`decode` in the order the answer is written (right to left with `reverse_answer`)."""
         raise NotImplementedError
 
@@ -238,20 +320,62 @@ class ArithModel(nn.Module):
         target: torch.Tensor | None = None,
         cell_probs: bool = False,
         with_aux: bool = False,
+        chars: torch.Tensor | None = None,
     ) -> Any:
         """Teacher-forced logits for `target` (greedy decoding without one); `cell_probs` as in
-        `predict`; `with_aux` also returns the image head's auxiliary character logits."""
+        `predict`; `with_aux` also returns the image head's auxiliary character logits.
+
+        Handwriting answers in training (`target` images and their characters `chars` (B, Ta) given,
+        `with_aux`): each cell is drawn from its true character and a style code sampled from the
+        posterior of its target cell, and the result is (pixel logits, aux logits, the KL of those
+        posteriors to the prior), the conditional VAE's loss terms."""
         embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
-        return self.decode(self.encode(embedded), target, with_aux=with_aux)
+        style = kl = None
+        if self.spec.style_dim and target is not None and with_aux and chars is not None:
+            mean, log_var = self.style_encoder(target, chars)  # (B, Ta, Z) each
+            code = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+            one_hot = torch.nn.functional.one_hot(chars, self.spec.vocab_size).to(code.dtype)
+            style = torch.cat([one_hot, code], -1)
+            kl = kl_to_prior(mean, log_var)
+        out = self.decode(self.encode(embedded), target, with_aux=with_aux, style=style)
+        return (*out, kl) if kl is not None else out
+
+    def sample_styles(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """`n` style codes (n, Z) drawn from the prior: `n` new writers (None: not a handwriting model)."""
+        if not self.spec.style_dim:
+            return None
+        return torch.randn(n, self.spec.style_dim, generator=generator)
 
     @torch.inference_mode()
-    def predict(self, query: torch.Tensor, cell_probs: bool = False) -> torch.Tensor:
+    def query_styles(
+        self, cells: torch.Tensor, reading: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Style codes (B, Z) that write in the style of each query's handwritten digits: a draw from
+        the posteriors of its cells (B, Tq, 28, 28), read as the characters `reading` (B, Tq) (from
+        the glyph reader), averaged over the cells read as digits."""
+        device = self.head.dense[0].weight.device
+        reading = reading.to(device)
+        mean, log_var = self.style_encoder(cells.to(device), reading)  # (B, Tq, Z)
+        weight = (reading < 10).float().unsqueeze(-1)  # (B, Tq, 1)
+        count = weight.sum(1).clamp(min=1.0)
+        mean = (mean * weight).sum(1) / count
+        std = ((log_var.exp() * weight).sum(1) / count).sqrt()
+        noise = torch.randn(mean.shape, generator=generator).to(device)
+        return (mean + noise * std).cpu()
+
+    @torch.inference_mode()
+    def predict(
+        self, query: torch.Tensor, cell_probs: bool = False, style: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
 
         `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
+        `style` (handwriting answers): each answer's style code (B, Z) (None: the prior's mean).
         """
         embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
-        logits = self.decode(self.encode(embedded))
+        if style is not None:
+            style = style.to(embedded.device)
+        logits = self.decode(self.encode(embedded), style=style)
         return logits.argmax(-1) if self.spec.output_kind == "text" else torch.sigmoid(logits)
 
 
@@ -292,27 +416,39 @@ class Seq2Seq(ArithModel):
         self._record(weights)
         return torch.tanh(self.attn_combine(torch.cat([out, weights @ memory], -1)))
 
-    def _head(self, out: torch.Tensor, memory: torch.Tensor, with_aux: bool = False) -> Any:
+    def _head(
+        self,
+        out: torch.Tensor,
+        memory: torch.Tensor,
+        with_aux: bool = False,
+        style: torch.Tensor | None = None,
+    ) -> Any:
         if self.spec.attention:
             out = self._attend(out, memory)
-        return self._output(out, with_aux)
+        return self._output(out, with_aux, style)
 
-    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+    def _decode(
+        self,
+        encoded: tuple[Any, ...],
+        target: torch.Tensor | None,
+        with_aux: bool,
+        style: torch.Tensor | None,
+    ) -> Any:
         state, context, memory = encoded
         b, length = context.shape[0], self.spec.answer_len
         ctx = context.unsqueeze(1).expand(b, length, -1)  # (B, Ta, H)
         if self.spec.decoder == "repeat":
             out, _ = self.decoder(ctx, state)
-            return self._head(out, memory, with_aux)
+            return self._head(out, memory, with_aux, style)
         if target is not None:
             out, _ = self.decoder(torch.cat([self._teacher_inputs(target), ctx], -1), state)
-            return self._head(out, memory, with_aux)
+            return self._head(out, memory, with_aux, style)
         # greedy: feed back the model's own previous output
         previous, logits = None, []
-        for _t in range(length):
+        for t in range(length):
             step_in = torch.cat([self._feedback(previous, b), context], -1).unsqueeze(1)  # (B, 1, E+H)
             out, state = self.decoder(step_in, state)
-            step = self._head(out, memory)[:, 0]
+            step = self._head(out, memory, style=None if style is None else style[:, t : t + 1])[:, 0]
             logits.append(step)
             previous = self._next_input(step)
         return torch.stack(logits, 1)
@@ -393,19 +529,25 @@ class Seq2SeqTransformer(ArithModel):
             self._record(weights)
         return self.decoder_norm(x)
 
-    def _decode(self, encoded: tuple[Any, ...], target: torch.Tensor | None, with_aux: bool) -> Any:
+    def _decode(
+        self,
+        encoded: tuple[Any, ...],
+        target: torch.Tensor | None,
+        with_aux: bool,
+        style: torch.Tensor | None,
+    ) -> Any:
         (memory,) = encoded
         b, length = memory.shape[0], self.spec.answer_len
         if self.spec.decoder == "repeat":
             blank = memory.new_zeros(b, length, memory.shape[-1])
-            return self._output(self._run_decoder(blank, memory), with_aux)
+            return self._output(self._run_decoder(blank, memory), with_aux, style)
         if target is not None:
-            return self._output(self._run_decoder(self._teacher_inputs(target), memory), with_aux)
+            return self._output(self._run_decoder(self._teacher_inputs(target), memory), with_aux, style)
         # greedy: run the decoder over the answer so far, keep the last position's output
         inputs, logits = [self._feedback(None, b)], []
-        for _t in range(length):
+        for t in range(length):
             out = self._run_decoder(torch.stack(inputs, 1), memory)[:, -1:]
-            step = self._output(out)[:, 0]
+            step = self._output(out, style=None if style is None else style[:, t : t + 1])[:, 0]
             logits.append(step)
             inputs.append(self._feedback(self._next_input(step), b))
         return torch.stack(logits, 1)

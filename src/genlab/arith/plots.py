@@ -262,3 +262,20 @@ def plot_attention(path: Path | str, panels: list[dict[str, Any]], title: str) -
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
+
+
+def plot_answer_styles(path: Path | str, rows: list[tuple[str, np.ndarray, bool]], title: str) -> Path:
+    """One answer per row, labelled: (label, cells float (Ta, 28, 28) in [0, 1], read back right)."""
+    plt = _plt()
+    n = max(1, len(rows))
+    fig, axes = plt.subplots(n, 1, figsize=(4.6, 0.72 * n + 0.8))
+    for ax, (label, cells, right) in zip(np.atleast_1d(axes), rows, strict=False):
+        ax.imshow(np.concatenate(list(cells), 1), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, color=RIGHT if right else WRONG)
+        for spine in ax.spines.values():
+            spine.set_edgecolor("#999999")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -37,6 +37,9 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         aux_text=config.aux_text,
         cell_features=config.glyph_features,
         cnn_width=config.glyph_width,
+        style_dim=config.style_dim
+        if config.answer_style == "handwriting" and config.task.endswith("img")
+        else 0,
     )
 
 

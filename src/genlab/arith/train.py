@@ -111,23 +111,31 @@ class Batches:
             y = tokens
         return x, y, tokens
 
-    def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         kind, value = x
-        return self.net(value, y, cell_probs=kind == "features", with_aux=self.out_image)
+        chars = tokens if self.out_image else None
+        return self.net(value, y, cell_probs=kind == "features", with_aux=self.out_image, chars=chars)
 
 
 AUX_WEIGHT = 0.1
+HANDWRITING_AUX_WEIGHT = 1.0
 
 
 def loss_fn(
     logits: Any, y: torch.Tensor, out_image: bool, tokens: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Cross-entropy per answer character; for images, pixel BCE (+ the auxiliary character loss)."""
+    """Cross-entropy per answer character; for images, pixel BCE (+ the auxiliary character loss, and
+    for handwriting answers the style codes' KL to their prior)."""
     if out_image:
-        pixels, aux = logits if isinstance(logits, tuple) else (logits, None)
+        pixels, aux, *kl = logits if isinstance(logits, tuple) else (logits, None)
         loss = F.binary_cross_entropy_with_logits(pixels, y)
         if aux is not None and tokens is not None:
-            loss = loss + AUX_WEIGHT * F.cross_entropy(aux.reshape(-1, aux.shape[-1]), tokens.reshape(-1))
+            # a handwriting head is told the true character in training, so the arithmetic is learnt
+            # from the character loss alone
+            weight = HANDWRITING_AUX_WEIGHT if kl else AUX_WEIGHT
+            loss = loss + weight * F.cross_entropy(aux.reshape(-1, aux.shape[-1]), tokens.reshape(-1))
+        if kl:  # handwriting: the ELBO per pixel, the KL (nats per cell) spread over a cell's pixels
+            loss = loss + kl[0] / (28 * 28)
         return loss
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
@@ -208,7 +216,7 @@ def fit(
                 group["lr"] = _lr_at(pos.step, pos.planned_epochs * steps_per_epoch, config.lr)
             x, y, tokens = batches.make(idx, rng, gen)
             with autocast(batches.device, config.precision):
-                logits = batches.logits(x, y)
+                logits = batches.logits(x, y, tokens)
                 loss = loss_fn(logits, y, not out_text, tokens)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

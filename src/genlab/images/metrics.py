@@ -7,90 +7,31 @@ That is also why these are written here rather than taken from torchmetrics' FID
 which want to own the image -> feature step; the tests check these numbers against torchmetrics'
 own formulas, against scipy, and against closed forms.
 
-FID is always a real number: the trace of sqrt(S1 S2) is computed as the trace of the square root
-of the symmetric PSD matrix S1^(1/2) S2 S1^(1/2), through two symmetric eigendecompositions, so
-there is no complex square root to drop an imaginary part from.
+FID itself lives in genlab.core.feature_distances (the arithmetic models' handwriting answers use
+it too) and is re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-
-class FewSamplesWarning(UserWarning):
-    """Fewer samples than feature dimensions: the covariance is singular and FID is biased upwards."""
-
-
-def _as_float64(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    array = np.asarray(x, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"expected features of shape (N, D), got {array.shape}")
-    return array
+from genlab.core.feature_distances import (  # noqa: F401  (FID is part of the image metrics' API)
+    FewSamplesWarning,
+    as_features,
+    fid,
+    frechet_distance,
+    gaussian_stats,
+)
 
 
 def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", dtype)
     return torch.as_tensor(np.asarray(x), dtype=dtype)
-
-
-# -- FID ---------------------------------------------------------------------------------------
-
-
-def gaussian_stats(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and unbiased covariance (D, D) of (N, D) features, in float64."""
-    array = _as_float64(features)
-    if len(array) < 2:
-        raise ValueError("need at least 2 samples for a covariance")
-    return array.mean(axis=0), np.cov(array, rowvar=False).reshape(array.shape[1], array.shape[1])
-
-
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric PSD matrix; tiny negative eigenvalues from rounding become 0."""
-    eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
-
-
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """d^2 = |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)) between two Gaussians; real and >= 0.
-
-    tr((S1 S2)^(1/2)) = tr((S1^(1/2) S2 S1^(1/2))^(1/2)): the two products have the same
-    eigenvalues, and the second is symmetric PSD, so its eigenvalues are real and non-negative.
-    """
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
-    root1 = _psd_sqrt(sigma1)
-    inner = root1 @ sigma2 @ root1
-    eigenvalues = np.linalg.eigvalsh((inner + inner.T) / 2)
-    trace_sqrt = float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
-    diff = mu1 - mu2
-    value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
-    return max(value, 0.0)  # rounding can leave -1e-12 for identical sets
-
-
-def fid(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (N, D) and (M, D).
-
-    Warns (FewSamplesWarning) when either set has fewer samples than dimensions: the covariance
-    is then rank-deficient and the value is dominated by estimation noise.
-    """
-    real, fake = _as_float64(real), _as_float64(fake)
-    n, dim = min(len(real), len(fake)), real.shape[1]
-    if n < dim:
-        warnings.warn(
-            f"FID from {n} samples in {dim} feature dimensions: the covariance is singular and FID "
-            f"is biased upwards; use at least {dim} samples (ideally 10x more)",
-            FewSamplesWarning,
-            stacklevel=2,
-        )
-    return frechet_distance(*gaussian_stats(real), *gaussian_stats(fake))
 
 
 # -- KID ---------------------------------------------------------------------------------------
@@ -245,8 +186,8 @@ def attribute_frequencies(
     Both sides go through the same classifier, so its own errors largely cancel: the question is
     whether the generator makes zombies, apes, aliens and hats as often as the data has them.
     """
-    real = (_as_float64(real_probs) >= threshold).mean(axis=0)
-    fake = (_as_float64(fake_probs) >= threshold).mean(axis=0)
+    real = (as_features(real_probs) >= threshold).mean(axis=0)
+    fake = (as_features(fake_probs) >= threshold).mean(axis=0)
     if len(names) != len(real) or len(real) != len(fake):
         raise ValueError(f"{len(names)} names for {len(real)} real and {len(fake)} fake attributes")
     return AttributeComparison(list(names), real, fake)

@@ -1,0 +1,191 @@
+"""Handwriting answers (--answer-style handwriting): a conditional VAE head that writes each answer
+anew, its measures (realism, diversity, style) on known inputs, and the commands on a tiny run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_arith_cli import TINY as TINY_OPTIONS
+from test_arith_models import batch, tiny  # noqa: F401  (the batch fixture)
+from typer.testing import CliRunner
+
+from genlab.arith.handwriting import (
+    handwriting_quality,
+    per_digit_diversity,
+    query_style_closeness,
+    style_measures,
+)
+from genlab.arith.problem import ArithSpec, GlyphBank
+from genlab.arith.train import loss_fn
+from genlab.cli import app
+from genlab.core.errors import GenlabError
+from genlab.core.feature_distances import mean_pairwise_distance
+from genlab.core.mnist import load_mnist
+
+runner = CliRunner()
+
+
+def test_identical_drawings_have_zero_diversity_and_distinct_ones_their_distance():
+    same = np.tile(np.arange(5.0), (6, 1))
+    assert mean_pairwise_distance(same) == 0.0
+    assert mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    labels = np.array([1, 1, 1, 2, 2, 2])
+    assert per_digit_diversity(same, labels, seed=0) == 0.0
+    spread = np.array([[0.0], [2.0], [4.0], [0.0], [0.0], [0.0]])
+    # digit 1: distances 2, 4, 2 -> 8/3; digit 2: 0; the mean over digits
+    assert per_digit_diversity(spread, labels, seed=0) == pytest.approx(4 / 3)
+
+
+def test_slant_and_thickness_measure_what_they_say():
+    upright = np.zeros((1, 28, 28))
+    upright[0, 4:24, 13:15] = 1.0  # a 2-pixel vertical bar
+    thick = np.zeros((1, 28, 28))
+    thick[0, 4:24, 12:16] = 1.0  # 4 pixels wide
+    leaning = np.zeros((1, 28, 28))
+    for row in range(4, 24):  # leaning right as it goes up: x falls as y grows
+        leaning[0, row, 20 - (row - 4) // 2 : 22 - (row - 4) // 2] = 1.0
+    slant, width = style_measures(np.concatenate([upright, thick, leaning])).T
+    assert abs(slant[0]) < 1e-6 and slant[2] < -0.3
+    assert width[1] > 1.5 * width[0]
+
+
+def test_answers_written_like_their_own_query_are_closer_to_it_than_to_a_random_one():
+    widths = np.arange(1, 11)  # ten writers, each with a stroke of its own thickness
+    n = len(widths)
+    cells = np.zeros((n, 2, 28, 28))
+    for i, w in enumerate(widths):
+        cells[i, :, 4:24, 12 : 12 + w] = 1.0
+    is_digit = np.ones((n, 2), bool)
+    own = query_style_closeness(cells, is_digit, cells.copy(), is_digit, seed=0)
+    assert own["distance_to_own_query"] == 0.0 and own["closer_to_own_query"] == 1.0
+    assert own["own_over_random"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def banks():
+    mnist = load_mnist("auto", seed=0)
+    spec = ArithSpec()
+    train = GlyphBank.build(spec, mnist.images[:2500], mnist.labels[:2500], seed=0)
+    test = GlyphBank.build(spec, mnist.images[2500:], mnist.labels[2500:], seed=1)
+    return train, test
+
+
+class PixelReader(torch.nn.Module):
+    """Features = the pixels, downsampled: a reader stand-in with nothing to train."""
+
+    class Encoder:
+        feature_dim = 49
+
+    encoder = Encoder()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x, 4).flatten(1)
+
+
+def test_real_digits_score_near_the_floor_and_one_repeated_digit_scores_far_from_it(banks):
+    train, test = banks
+    labels = test.labels()
+    digits = labels < 10
+    real = test.images[digits].astype(np.float32) / 255
+    quality = handwriting_quality(real, labels[digits], PixelReader(), train, test, seed=0)
+    assert quality["fid_over_floor"] < 1.5
+    assert 0.8 < quality["diversity_share_of_real"] < 1.2
+    copies = np.repeat(real[:1], len(real), 0)
+    labels_copies = np.full(len(real), labels[digits][0])
+    collapsed = handwriting_quality(copies, labels_copies, PixelReader(), train, test, seed=0)
+    assert collapsed["diversity"] == pytest.approx(0.0, abs=1e-5) and collapsed["fid_over_floor"] > 5
+
+
+def test_the_handwriting_head_draws_from_its_style_code_and_learns(batch):  # noqa: F811
+    torch.manual_seed(0)
+    model = tiny("text2img", decoder="repeat", style_dim=4)
+    x, y = batch["qtok"], batch["aimg"]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        pixels, aux, kl = model(x, y, with_aux=True, chars=batch["atok"])
+        assert kl.ndim == 0 and kl >= 0
+        loss = loss_fn((pixels, aux, kl), y, True, batch["atok"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    styles = model.sample_styles(4, g)
+    assert styles.shape == (4, 4)
+    one = model.predict(x[:4], style=styles)
+    again = model.predict(x[:4], style=styles.clone())
+    other = model.predict(x[:4], style=model.sample_styles(4, torch.Generator().manual_seed(2)))
+    assert torch.equal(one, again) and not torch.allclose(one, other)
+    cells = batch["qimg"][:4]
+    codes = model.query_styles(cells, torch.zeros(4, cells.shape[1], dtype=torch.long), g)
+    assert codes.shape == (4, 4)
+
+
+@pytest.fixture(scope="module")
+def hw_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arith") / "t2i-hw"
+    result = runner.invoke(
+        app,
+        [
+            "arith", "train", "--task", "text2img", "--out", str(out), *TINY_OPTIONS,
+            "--answer-style", "handwriting", "--style-dim", "4", "--train-frac", "0.5", "--steps", "120",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out
+
+
+def test_ask_writes_n_different_drawings_and_a_seed_repeats_them(hw_run, tmp_path):
+    paths = []
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        out = tmp_path / f"{name}.png"
+        result = runner.invoke(
+            app, ["arith", "ask", str(hw_run), "12+7", "--n", "8", "--seed", seed, "--write", str(out)]
+        )
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        assert "8 drawings of the answer" in result.output
+        paths.append(np.asarray(Image.open(out)))
+    assert paths[0].shape == (8 * 28 * 4, 3 * 28 * 4)
+    assert np.array_equal(paths[0], paths[1]) and not np.array_equal(paths[0], paths[2])
+    rows = paths[0].reshape(8, -1, paths[0].shape[1]).astype(np.int64)
+    assert np.abs(rows[0] - rows[1]).mean() > 0.5  # two drawings of one answer differ
+
+
+def test_evaluate_and_errors_report_read_back_realism_and_diversity(hw_run):
+    result = runner.invoke(app, ["arith", "evaluate", str(hw_run)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "handwriting realism" in result.output and "handwriting diversity" in result.output
+    evaluation = json.loads((hw_run / "evaluation.json").read_text())
+    hw = evaluation["handwriting"]
+    assert hw["fid_digits"] > 0 and hw["fid_floor"] > 0 and hw["diversity"] > 0
+    assert (hw_run / "figures" / "answer_styles.png").exists()
+    # operands 0..20: 882 queries, 13 characters; a tiny run reads back far above chance
+    assert evaluation["readback_char_accuracy"] > 3 / 13
+    errors = runner.invoke(app, ["arith", "errors", str(hw_run)])
+    assert errors.exit_code == 0 and "handwriting realism" in errors.output
+    assert "handwriting" in (hw_run / "figures" / "errors.md").read_text()
+
+
+def test_asking_a_fixed_style_run_for_several_drawings_is_refused(tmp_path):
+    out = tmp_path / "t2i"
+    result = runner.invoke(
+        app,
+        ["arith", "train", "--task", "text2img", "--out", str(out), *TINY_OPTIONS, "--steps", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["arith", "ask", str(out), "12+7", "--n", "3"])
+    assert isinstance(result.exception, GenlabError) and "--answer-style handwriting" in str(result.exception)
+
+
+def test_an_unknown_answer_style_is_refused_with_the_choices(tmp_path):
+    args = ["arith", "train", "--task", "text2img", "--out", str(tmp_path / "r"), "--answer-style", "cursive"]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, GenlabError)
+    assert "handwriting" in str(result.exception) and "prototype" in str(result.exception)
