@@ -106,7 +106,9 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
                 cells_float.numpy(), query_read < 10, preds, true < 10, config.seed
             )
             result["style"]["answers_written_in"] = "the query's style" if config.keep_style else "new styles"
-        result["answer_styles_figure"] = str(answer_styles_figure(run, device=device))
+        result["answer_styles_figure"] = str(
+            answer_styles_figure(run, device=device, train_bank=data.train_bank)
+        )
     if in_image:
         saved["query_read"] = query_read
         result["query_cells_read_correctly"] = float((query_read == qtok).all(-1).mean())
@@ -365,12 +367,17 @@ STYLE_FIGURE_QUERIES = ("81+24", "47+58", "41-89")
 
 
 def answer_styles_figure(
-    run: RunDir | str | Path, query: str | None = None, n: int = 8, device: str = "cpu"
+    run: RunDir | str | Path,
+    query: str | None = None,
+    n: int = 8,
+    device: str = "cpu",
+    train_bank: GlyphBank | None = None,
 ) -> Path:
     """RUN/figures/answer_styles.png: one query answered `n` times in handwriting, next to what the
     other two answer styles draw for it: the prototype images (what a prototype-style run is trained
     to draw) and the mean train-pool image of each character (what a random-style run's pixel loss
-    is minimized by: the average of the handwriting it was shown)."""
+    is minimized by: the average of the handwriting it was shown). `train_bank`: the run's train-pool
+    glyphs when the caller has them already (built from the run's config otherwise)."""
     answerer = Answerer(run, device)
     spec = answerer.spec
     query = query or next((q for q in STYLE_FIGURE_QUERIES if _fits(spec, q)), None)
@@ -386,13 +393,11 @@ def answer_styles_figure(
             zip(drawings, result.get("answers", [result["answer"]]), strict=True)
         )
     ]
-    train_bank = glyph_banks(
-        spec,
-        answerer.config.mnist,
-        answerer.config.seed,
-        answerer.config.handwriting_test_frac,
-        answerer.config.shared_handwriting,
-    )[0]
+    if train_bank is None:
+        config = answerer.config
+        train_bank = glyph_banks(
+            spec, config.mnist, config.seed, config.handwriting_test_frac, config.shared_handwriting
+        )[0]
     tokens = spec.encode([true.rjust(spec.answer_len)], spec.answer_len)[0]
     prototypes = train_bank.prototypes()[tokens].astype(np.float32) / 255
     means = np.stack(
