@@ -128,11 +128,11 @@ def test_a_model_spec_stored_before_its_newer_fields_rebuilds_as_it_was_trained(
 
     spec = model_spec(ArithConfig.for_task("text2text"))
     stored = spec.to_dict()
-    for key in ("reverse_answer", "attention", "aux_text", "cell_features", "cnn_width", "style_dim"):
+    for key in ("reverse_answer", "attention", "aux_text", "cell_features", "cnn_width", "style_dim", "writers"):
         del stored[key]
     old = Seq2SeqSpec.from_stored({**stored, "attention_heads": 1})
     assert (old.reverse_answer, old.attention, old.cell_features, old.cnn_width) == (False, False, 128, 16)
-    assert old.style_dim == 0
+    assert old.style_dim == 0 and old.writers == 0
     assert Seq2SeqSpec.from_stored(spec.to_dict()) == spec
     with pytest.raises(TypeError):
         Seq2SeqSpec(input_kind="text", output_kind="text", vocab_size=13, query_len=5, answer_len=3)

@@ -30,6 +30,7 @@ TINY = {
     "cell_features": 128,
     "cnn_width": 16,
     "style_dim": 0,
+    "writers": 0,
 }
 
 

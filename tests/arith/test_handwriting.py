@@ -128,6 +128,31 @@ def test_the_handwriting_head_draws_from_its_style_code_and_learns(batch):  # no
     assert codes.shape == (4, 4)
 
 
+def test_new_writers_take_the_style_of_a_real_drawing_of_the_character_written(batch):  # noqa: F811
+    torch.manual_seed(0)
+    model = tiny("text2img", decoder="repeat", style_dim=4, writers=3).eval()
+    images = torch.rand(7, 28, 28)
+    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1])  # five 0s (three kept), two 1s, no other character
+    model.refresh_writers(images, labels, seed=0)
+    assert model.writer_count[:3].tolist() == [3, 2, 0]
+    mean, _ = model.style_encoder(images[5:], labels[5:])
+    kept = model.writer_mean[1, :2]
+    if not torch.allclose(kept, mean, atol=1e-5):  # the bank holds the 1s' own posterior means
+        assert torch.allclose(kept, mean.flip(0), atol=1e-5)
+    chars = torch.tensor([[0, 1, 1, 2]])
+    draws = torch.zeros(1, 4, 5)
+    draws[0, 2, 0] = 0.99  # the last of the two 1s
+    draws[0, 3, 1:] = 1.5  # character 2 has no drawings: the prior's draw itself
+    codes = model._writer_codes(chars, draws)
+    assert torch.equal(codes[0, 0], model.writer_mean[0, 0])
+    assert torch.equal(codes[0, 1], model.writer_mean[1, 0]) and torch.equal(codes[0, 2], model.writer_mean[1, 1])
+    assert torch.equal(codes[0, 3], torch.full((4,), 1.5))
+    styles = model.sample_styles(2, torch.Generator().manual_seed(0))
+    assert styles.shape == (2, model.spec.answer_len, 5) and 0 <= styles[..., 0].min() < 1
+    first = model.predict(batch["qtok"][:2], style=styles)
+    assert torch.equal(first, model.predict(batch["qtok"][:2], style=styles.clone()))
+
+
 @pytest.fixture(scope="module")
 def hw_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("arith") / "t2i-hw"

@@ -57,6 +57,11 @@ class ArithConfig:
         "conditional VAE head that writes every answer anew, from a sampled style).",
     )
     style_dim: int = option(16, "Size of the handwriting style code (--answer-style handwriting).")
+    writers: int = option(
+        256,
+        "Handwriting answers in a new writer's style take the style of one of this many real "
+        "train-pool drawings per character, at random (0: a code from the N(0, 1) prior, far less legible).",
+    )
     keep_style: bool = option(
         True,
         "img2img with handwriting answers: write the answer in the style of the query's digits "
@@ -197,6 +202,8 @@ class ArithConfig:
             raise GenlabError(
                 f"--max-int {self.max_int} --ops {self.ops!r}: use --max-int >= 1 and ops from +-*"
             )
+        if self.writers < 0:
+            raise GenlabError(f"--writers {self.writers}: use 0 (the prior) or more drawings per character")
         if self.keep_every < 0:
             raise GenlabError(f"--keep-every {self.keep_every}: use 0 (only best and last) or a whole number")
         if self.tensorboard:

@@ -101,6 +101,11 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
             data.test_bank,
             config.seed,
         )
+        result["handwriting"]["new_writers_from"] = (
+            f"the style codes of {model.spec.writers} real train-pool drawings of each character"
+            if model.spec.writers
+            else "the N(0, 1) prior"
+        )
         if in_image:
             result["style"] = query_style_closeness(
                 cells_float.numpy(), query_read < 10, preds, true < 10, config.seed
@@ -359,6 +364,8 @@ def format_handwriting(result: dict[str, Any]) -> str:
             f"{st['closer_to_own_query']:.0%} of queries (distance {st['distance_to_own_query']:.2f} vs "
             f"{st['distance_to_random_query']:.2f}; written in {st['answers_written_in']})"
         )
+    if "new_writers_from" in hw:
+        lines.append(f"new writers: drawn from {hw['new_writers_from']}")
     lines.append(f"answer styles: {result['answer_styles_figure']}")
     return "\n".join(lines)
 

@@ -63,7 +63,7 @@ def answer_styles(
     """The style codes (n, Z) `n` handwriting answers are written in, seeded: None for a model that
     does not write handwriting; with `config.keep_style` and the query cells (n, Tq, 28, 28) in
     [0, 1] given, the style of each query's digits (`cell_reading` (n, Tq): the glyph reader's
-    class of each cell, digits are classes 0-9); else `n` new writers from the prior."""
+    class of each cell, digits are classes 0-9); else `n` new writers (`ArithModel.sample_styles`)."""
     if not model.spec.style_dim:
         return None
     generator = torch.Generator().manual_seed(seed)
@@ -115,6 +115,9 @@ def validation_metrics(
     classifier = classifier_for(config) if model.spec.output_kind == "image" else None
     styles = None
     if model.spec.style_dim:  # the style encoder trains too: its codes of the query are taken anew
+        if model.spec.writers:
+            images = torch.from_numpy(data.train_bank.images).float().div_(255)
+            model.refresh_writers(images, torch.from_numpy(data.train_bank.labels()), config.seed)
         cells = cache["cells"]
         if cells is not None and "reading" not in cache:
             cache["reading"] = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(cells.shape[:2])

@@ -60,6 +60,10 @@ class Seq2SeqSpec:
     # image outputs written as handwriting (--answer-style handwriting): the size of the style code
     # the image head draws with, a conditional VAE per answer cell; 0 = a deterministic head
     style_dim: int
+    # handwriting answers in a new writer's style draw the code from the posteriors of this many
+    # real train-pool drawings of the character written (kept in the model); 0 = from the N(0, 1)
+    # prior, whose far draws decode to illegible strokes
+    writers: int
 
     # what runs stored before a field existed were built with
     LEGACY: ClassVar[dict[str, Any]] = {
@@ -69,6 +73,7 @@ class Seq2SeqSpec:
         "cell_features": 128,
         "cnn_width": 16,
         "style_dim": 0,
+        "writers": 0,
     }
 
     def to_dict(self) -> dict:
@@ -189,6 +194,11 @@ class ArithModel(nn.Module):
             if s.style_dim:
                 self.style_encoder = StyleEncoder(s.style_dim, s.vocab_size)
                 self.head = ImageHead(head_in + s.style_dim, HANDWRITING_HEAD_CHANNELS)
+                if s.writers:  # filled by `refresh_writers`, saved with the weights
+                    shape = (s.vocab_size, s.writers, s.style_dim)
+                    self.register_buffer("writer_mean", torch.zeros(shape))
+                    self.register_buffer("writer_log_var", torch.zeros(shape))
+                    self.register_buffer("writer_count", torch.zeros(s.vocab_size, dtype=torch.long))
             else:
                 self.head = ImageHead(head_in)
         self.attention_maps: list[torch.Tensor] | None = None
@@ -262,12 +272,15 @@ class ArithModel(nn.Module):
         """What the handwriting head draws and how: a character one-hot and a style code (B, Ta, V + Z).
 
         `style` is (B, Ta, Z), a code only: the character is the one the auxiliary head predicts;
-        or (B, Ta, V + Z) in training, the true character already in front (teacher forcing, so the
-        style code need not learn the character, and the head always sees a one-hot). None: the
-        prior's mean style."""
+        or (B, Ta, 1 + Z), a writer draw from `sample_styles` (resolved by `_writer_codes` once the
+        character is known); or (B, Ta, V + Z) in training, the true character already in front
+        (teacher forcing, so the style code need not learn the character, and the head always sees
+        a one-hot). None: the prior's mean style."""
         v, z = self.spec.vocab_size, self.spec.style_dim
         if style is None:
             style = aux.new_zeros(*aux.shape[:2], z)
+        if style.shape[-1] == z + 1:
+            style = self._writer_codes(aux.argmax(-1), style.to(aux.dtype))
         if style.shape[-1] == z:
             chars = torch.nn.functional.one_hot(aux.argmax(-1), v).to(aux.dtype)
             style = torch.cat([chars, style.to(aux.dtype)], -1)
@@ -341,10 +354,54 @@ class ArithModel(nn.Module):
         return (*out, kl) if kl is not None else out
 
     def sample_styles(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
-        """`n` style codes (n, Z) drawn from the prior: `n` new writers (None: not a handwriting model)."""
+        """`n` new writers' styles (None: not a handwriting model).
+
+        With a writer bank: (n, Ta, 1 + Z), for each answer cell a uniform draw in [0, 1) that
+        picks one of the bank's drawings of the character the cell turns out to be, and a standard
+        normal draw from that drawing's posterior; without one: style codes (n, Z) from the prior."""
         if not self.spec.style_dim:
             return None
-        return torch.randn(n, self.spec.style_dim, generator=generator)
+        z = self.spec.style_dim
+        if not self.spec.writers:
+            return torch.randn(n, z, generator=generator)
+        pick = torch.rand(n, self.spec.answer_len, 1, generator=generator)
+        return torch.cat([pick, torch.randn(n, self.spec.answer_len, z, generator=generator)], -1)
+
+    def _writer_codes(self, chars: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """Writer draws (B, Ta, 1 + Z) for cells of characters `chars` (B, Ta) -> style codes
+        (B, Ta, Z): a sample from the posterior of the picked bank drawing of each character (the
+        prior where the bank holds none)."""
+        pick, noise = draws[..., 0], draws[..., 1:]
+        count = self.writer_count[chars]  # (B, Ta)
+        row = (pick * count).long().clamp(max=self.spec.writers - 1).clamp(min=0)
+        mean = self.writer_mean[chars, row]
+        std = (0.5 * self.writer_log_var[chars, row]).exp()
+        code = mean + noise * std
+        return torch.where((count > 0).unsqueeze(-1), code, noise)
+
+    @torch.no_grad()
+    def refresh_writers(self, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> None:
+        """Fill the writer bank from real drawings (N, 28, 28) in [0, 1] of characters `labels` (N,):
+        up to `spec.writers` of each character (a seeded choice), encoded by the current style
+        encoder. Called before every validation in training, so saved weights carry a bank that
+        matches their encoder."""
+        k = self.spec.writers
+        if not k:
+            return
+        device = self.writer_mean.device
+        generator = torch.Generator().manual_seed(seed)
+        self.writer_count.zero_()
+        for char in range(self.spec.vocab_size):
+            rows = torch.nonzero(labels == char).flatten()
+            if len(rows) == 0:
+                continue
+            rows = rows[torch.randperm(len(rows), generator=generator)[:k]]
+            mean, log_var = self.style_encoder(
+                images[rows].to(device), torch.full((len(rows),), char, device=device)
+            )
+            self.writer_mean[char, : len(rows)] = mean
+            self.writer_log_var[char, : len(rows)] = log_var
+            self.writer_count[char] = len(rows)
 
     @torch.inference_mode()
     def query_styles(

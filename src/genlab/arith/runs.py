@@ -18,6 +18,7 @@ KIND = "arith"
 
 def model_spec(config: ArithConfig) -> Seq2SeqSpec:
     spec = config.spec
+    handwriting = config.answer_style == "handwriting" and config.task.endswith("img")
     return Seq2SeqSpec(
         input_kind="image" if config.task.startswith("img") else "text",
         output_kind="image" if config.task.endswith("img") else "text",
@@ -37,9 +38,8 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         aux_text=config.aux_text,
         cell_features=config.glyph_features,
         cnn_width=config.glyph_width,
-        style_dim=config.style_dim
-        if config.answer_style == "handwriting" and config.task.endswith("img")
-        else 0,
+        style_dim=config.style_dim if handwriting else 0,
+        writers=config.writers if handwriting else 0,
     )
 
 
