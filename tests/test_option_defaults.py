@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from genlab.arith import cli as arith_cli
 from genlab.arith.config import (
+    ANSWER_STYLE_DEFAULTS,
     ARCH_DEFAULTS,
     LARGE_DATA_DEFAULTS,
     TASK_DEFAULTS,
@@ -59,11 +60,17 @@ def test_a_none_default_says_in_help_what_it_stands_for(cli_app, cls):
 
 
 def test_per_task_options_are_exactly_those_a_task_changes_and_help_shows_each_tasks_value():
-    changed = [TASK_DEFAULTS.values(), ARCH_DEFAULTS.values(), [v for _, v in LARGE_DATA_DEFAULTS.values()]]
+    changed = [
+        TASK_DEFAULTS.values(),
+        ARCH_DEFAULTS.values(),
+        ANSWER_STYLE_DEFAULTS.values(),
+        [v for _, v in LARGE_DATA_DEFAULTS.values()],
+    ]
     assert set(per_task_defaults()) == {name for group in changed for values in group for name in values}
     shown = "per task: 2 for text2text, img2text; else 1; text2text with 8,000+ training queries: 1"
     assert per_task_defaults()["enc_layers"] == shown
-    assert per_task_defaults()["lr"].endswith("; --arch transformer: 0.001")
+    assert "; --arch transformer: 0.001" in per_task_defaults()["lr"]
+    assert per_task_defaults()["lr"].endswith("; --answer-style handwriting: 0.01")
     result = CliRunner().invoke(app, ["arith", "train", "--help"], env={"COLUMNS": "300"})
     assert shown in result.output
 
@@ -77,6 +84,9 @@ def test_data_size_and_model_defaults_apply_unless_the_user_sets_the_option():
     assert (asked.hidden, asked.enc_layers, asked.lr) == (64, 1, 1e-3)
     assert ArithConfig.for_task("text2text", arch="transformer", lr=5e-4).lr == 5e-4
     assert ArithConfig.for_task("img2text").hidden == 256  # the rule is text2text's only
+    assert ArithConfig.for_task("text2img", answer_style="handwriting").lr == 1e-2
+    assert ArithConfig.for_task("text2img", answer_style="handwriting", lr=3e-3).lr == 3e-3
+    assert ArithConfig.for_task("text2img").lr == 2e-3
 
 
 class Built(Exception):

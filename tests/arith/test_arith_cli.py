@@ -337,3 +337,16 @@ def test_the_length_test_asks_about_longer_operands_than_trained_on(t2t, tmp_pat
     assert measured["queries"] == 300 and 0.0 <= measured["accuracy"] <= measured["char_accuracy"] <= 1.0
     with pytest.raises(GenlabError, match="beyond the run's --max-int 20"):
         length_test(t2t, 20)
+
+
+def test_swapped_operand_training_reports_accuracy_on_queries_whose_twin_was_never_seen(tmp_path):
+    out = tmp_path / "swap"
+    train(out, "text2text", "--epochs", "2", "--train-frac", "0.1", "--swap-operands")
+    result = runner.invoke(app, ["arith", "evaluate", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    # 10% of 882 queries trained on: most test queries' twins are unseen, but not all of them
+    assert 0.8 * evaluation["test_queries"] < evaluation["twin_unseen_queries"] < evaluation["test_queries"]
+    assert 0.0 <= evaluation["accuracy_twin_unseen"] <= 1.0
+    assert "operand-swapped twin was not trained on" in result.output
+    assert json.loads((out / "config.json").read_text())["config"]["swap_operands"] is True

@@ -15,6 +15,7 @@ from genlab.arith.problem import (
     split_handwriting,
     split_queries,
     strip,
+    swapped_twins,
 )
 from genlab.core.errors import GenlabError
 from genlab.core.mnist import load_mnist
@@ -169,3 +170,18 @@ def test_three_digit_queries_with_every_operator_have_the_right_answers():
     assert texts["999+999"].strip() == "1998" and texts["  0*  7"].strip() == "0"
     for i in np.random.default_rng(0).choice(len(q), 2000, replace=False):
         assert int(q.answer_text[i]) == eval(q.query_text[i].strip())
+
+
+@pytest.mark.parametrize("ops", ["+-", "+-*"])
+def test_every_querys_twin_swaps_its_operands_and_keeps_the_answer_exact(ops):
+    spec = ArithSpec(max_int=20, ops=ops)
+    q = all_queries(spec)
+    twin = swapped_twins(spec)
+    assert np.array_equal(twin[twin], np.arange(len(q)))  # the twin's twin is the query itself
+    assert np.array_equal(q.a[twin], q.b) and np.array_equal(q.b[twin], q.a)
+    assert np.array_equal(q.op[twin], q.op)
+    commutes = q.op != "-"
+    assert np.array_equal(q.result[twin][commutes], q.result[commutes])
+    assert np.array_equal(q.result[twin][~commutes], -q.result[~commutes])
+    i = q.query_text.index(spec.pad_query(17, "-", 4))
+    assert q.answer_text[twin[i]].strip() == "-13"

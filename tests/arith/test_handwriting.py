@@ -214,3 +214,11 @@ def test_an_unknown_answer_style_is_refused_with_the_choices(tmp_path):
     result = runner.invoke(app, args)
     assert isinstance(result.exception, GenlabError)
     assert "handwriting" in str(result.exception) and "prototype" in str(result.exception)
+
+
+def test_prior_draws_without_a_kl_term_are_refused_naming_both_options(tmp_path):
+    args = ["arith", "train", "--task", "text2img", "--out", str(tmp_path / "r"), "--answer-style", "handwriting"]
+    result = runner.invoke(app, [*args, "--writers", "0"])
+    assert isinstance(result.exception, GenlabError)
+    assert "--style-kl" in str(result.exception) and "--writers" in str(result.exception)
+    assert not (tmp_path / "r").exists()

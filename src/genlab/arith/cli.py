@@ -71,6 +71,11 @@ def evaluate(
         + (" (answers read back by the glyph classifier)" if out_image else "")
         + f" on {result['test_queries']} test queries; per-character accuracy {result['char_accuracy']:.2%}"
     )
+    if "accuracy_twin_unseen" in result:
+        typer.echo(
+            f"on the {result['twin_unseen_queries']} test queries whose operand-swapped twin was not "
+            f"trained on either: {result['accuracy_twin_unseen']:.2%} exact match"
+        )
     if out_image:
         typer.echo(f"pixel MSE against {result['pixel_mse_against']}: {result['pixel_mse']:.4f}")
     if "handwriting" in result:

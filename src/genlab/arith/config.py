@@ -54,9 +54,15 @@ class ArithConfig:
         "prototype",
         "Image answers: prototype (one fixed real image per character), random (the notebook's: "
         "trained on random train-pool handwriting, so it draws their average) or handwriting (a "
-        "conditional VAE head that writes every answer anew, from a sampled style).",
+        "conditional head that writes every answer anew, in the style of a real train-pool writer).",
     )
     style_dim: int = option(16, "Size of the handwriting style code (--answer-style handwriting).")
+    # README (Arithmetic, "How answers are drawn") says what each weight measured
+    style_kl: float = option(
+        0.0,
+        "Weight of the handwriting style code's KL term to N(0, 1) (1: the VAE's ELBO; 0: none, the "
+        "head is a conditional autoencoder and new writers come from --writers only).",
+    )
     writers: int = option(
         256,
         "Handwriting answers in a new writer's style take the style of one of this many real "
@@ -91,6 +97,13 @@ class ArithConfig:
         0.2, "Fraction of each digit's images kept for test handwriting (full MNIST keeps its test set)."
     )
     augment: bool = option(True, "Warp handwriting.")
+    # README (Arithmetic, "Learning from few queries") says what it measured; on for small text2text
+    swap_operands: bool = option(
+        False,
+        "Train on each query or, at random, its operand-swapped twin (b+a for a+b; b-a, its answer "
+        "negated, for a-b): exact augmentation that doubles what a small training set shows.",
+        flags="--swap-operands/--no-swap-operands",
+    )
     finetune_cnn: bool = option(
         False, "Train the per-cell CNN too (slower).", flags="--finetune-cnn/--frozen-cnn"
     )
@@ -147,6 +160,8 @@ class ArithConfig:
         values = {**TASK_DEFAULTS[task], **given}
         arch = values.get("arch", "gru")
         values = {**values, **{k: v for k, v in ARCH_DEFAULTS.get(arch, {}).items() if k not in given}}
+        style = ANSWER_STYLE_DEFAULTS.get(values.get("answer_style", "prototype"), {})
+        values = {**values, **{k: v for k, v in style.items() if k not in given}}
         size_rule = LARGE_DATA_DEFAULTS.get(task)
         if size_rule and training_queries(values) >= size_rule[0]:
             values = {**values, **{k: v for k, v in size_rule[1].items() if k not in given}}
@@ -202,8 +217,15 @@ class ArithConfig:
             raise GenlabError(
                 f"--max-int {self.max_int} --ops {self.ops!r}: use --max-int >= 1 and ops from +-*"
             )
+        if self.style_kl < 0:
+            raise GenlabError(f"--style-kl {self.style_kl}: use 0 or more (1 is the ELBO's weight)")
         if self.writers < 0:
             raise GenlabError(f"--writers {self.writers}: use 0 (the prior) or more drawings per character")
+        if self.answer_style == "handwriting" and self.writers == 0 and self.style_kl == 0:
+            raise GenlabError(
+                "--writers 0 draws new writers from the N(0, 1) prior, which only a KL term makes them "
+                "fit: give --style-kl above 0 (1 is the VAE's), or keep --writers above 0"
+            )
         if self.keep_every < 0:
             raise GenlabError(f"--keep-every {self.keep_every}: use 0 (only best and last) or a whole number")
         if self.tensorboard:
@@ -228,11 +250,13 @@ IMAGE_INPUT_DEFAULTS: dict[str, Any] = {"weight_decay": 1e-4, "reverse_answer": 
 
 # README (Arithmetic: the sweep table and "Models") says what each of these measured.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "text2text": {"enc_layers": 2, "lr": 1e-2},
-    "img2text": {"enc_layers": 2, **IMAGE_INPUT_DEFAULTS},
+    "text2text": {"enc_layers": 2, "lr": 1e-2, "swap_operands": True},
+    "img2text": {"enc_layers": 2, "swap_operands": True, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
-    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, **IMAGE_INPUT_DEFAULTS},
+    # handwriting answers in the query's style (--keep-style) average the codes of the query's digits,
+    # which only a latent space the KL term keeps smooth makes meaningful
+    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, "style_kl": 1.0, **IMAGE_INPUT_DEFAULTS},
 }
 
 
@@ -240,11 +264,17 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 # README (Arithmetic, "Speed") says what each measured
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {"transformer": {"lr": 1e-3}}
 
+# the handwriting head (a conditional autoencoder per answer cell) learns within the image tasks' steps only
+# at a higher peak learning rate; README (Arithmetic, "How answers are drawn") says what it measured
+ANSWER_STYLE_DEFAULTS: dict[str, dict[str, Any]] = {"handwriting": {"lr": 1e-2}}
+
 # With many training queries a smaller, one-layer model on a short schedule learns text2text fastest;
-# with few, the larger two-layer model on the long schedule generalizes better. README (Arithmetic,
+# with few, the larger two-layer model on the long schedule generalizes better, and training on
+# operand-swapped twins too lets it learn from as few as 1,000 queries. README (Arithmetic,
 # "Speed") says what each measured.
 LARGE_DATA_DEFAULTS: dict[str, tuple[int, dict[str, Any]]] = {
-    "text2text": (8000, {"hidden": 128, "enc_layers": 1, "steps": 1200}),
+    "text2text": (8000, {"hidden": 128, "enc_layers": 1, "steps": 1200, "swap_operands": False}),
+    "img2text": (8000, {"swap_operands": False}),
 }
 
 
@@ -279,10 +309,14 @@ def per_task_defaults() -> dict[str, str]:
     changed = {name: base[name] for values in TASK_DEFAULTS.values() for name in values}
     changed.update({name: base[name] for _, values in LARGE_DATA_DEFAULTS.values() for name in values})
     changed.update({name: base[name] for values in ARCH_DEFAULTS.values() for name in values})
+    changed.update({name: base[name] for values in ANSWER_STYLE_DEFAULTS.values() for name in values})
     shown = {name: _per_task(name, default) for name, default in changed.items()}
     for arch, values in ARCH_DEFAULTS.items():
         for name, value in values.items():
             shown[name] += f"; --arch {arch}: {_shown(value)}"
+    for style, values in ANSWER_STYLE_DEFAULTS.items():
+        for name, value in values.items():
+            shown[name] += f"; --answer-style {style}: {_shown(value)}"
     for task, (least, values) in LARGE_DATA_DEFAULTS.items():
         for name, value in values.items():
             shown[name] += f"; {task} with {least:,}+ training queries: {_shown(value)}"

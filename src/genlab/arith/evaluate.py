@@ -33,7 +33,7 @@ from genlab.arith.inference import (
 )
 from genlab.arith.model import Seq2SeqSpec, build_model, read_query_cells
 from genlab.arith.plots import plot_answer_styles, plot_attention, plot_examples
-from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, queries_of, strip
+from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, queries_of, strip, swapped_twins
 from genlab.arith.runs import KIND, load_config, load_model, task_data
 from genlab.core.errors import GenlabError
 from genlab.core.grid import save_image
@@ -78,6 +78,12 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         "accuracy_means": "exact match of the whole answer"
         + (" as read back by the glyph classifier" if out_image else ""),
     }
+    if config.swap_operands:  # a test query whose twin was trained on was, in effect, trained on
+        trained = np.zeros(len(q), bool)
+        trained[data.split.train] = True
+        unseen = ~trained[swapped_twins(config.spec)[idx]]
+        result["twin_unseen_queries"] = int(unseen.sum())
+        result["accuracy_twin_unseen"] = scores(pred_tokens[unseen], true[unseen])[0]
     saved: dict[str, np.ndarray] = {"idx": idx, "pred_tokens": pred_tokens}
     if data.mnist_source:
         result["mnist_source"] = data.mnist_source

@@ -58,7 +58,8 @@ class Seq2SeqSpec:
     cell_features: int  # the glyph classifier's feature size (image inputs)
     cnn_width: int  # the glyph classifier's conv width (image inputs)
     # image outputs written as handwriting (--answer-style handwriting): the size of the style code
-    # the image head draws with, a conditional VAE per answer cell; 0 = a deterministic head
+    # the image head draws with, a conditional VAE or autoencoder per answer cell; 0 = a
+    # deterministic head
     style_dim: int
     # handwriting answers in a new writer's style draw the code from the posteriors of this many
     # real train-pool drawings of the character written (kept in the model); 0 = from the N(0, 1)
@@ -118,9 +119,9 @@ class ImageHead(nn.Module):
 
 class StyleEncoder(nn.Module):
     """Handwriting cells (..., 28, 28) in [0, 1] and their characters (...) -> the posterior (mean,
-    log-variance) (..., Z) of their style code: the conditional VAE's encoder. It is told the
+    log-variance) (..., Z) of their style code: the encoder of the handwriting head. It is told the
     character, as the decoder is, so the code is left to carry what the character does not (slant,
-    width, stroke) and a code drawn from the prior writes any character."""
+    width, stroke)."""
 
     def __init__(self, style_dim: int, vocab_size: int, channels: int = 32) -> None:
         super().__init__()
@@ -255,7 +256,7 @@ class ArithModel(nn.Module):
 
     def _output(self, out: torch.Tensor, with_aux: bool = False, style: torch.Tensor | None = None) -> Any:
         """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits);
-        `style` (B, Ta, Z): the handwriting style code of each cell (None: the prior's mean)."""
+        `style` (B, Ta, Z): the handwriting style code of each cell (None: the mean style)."""
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
@@ -275,9 +276,13 @@ class ArithModel(nn.Module):
         or (B, Ta, 1 + Z), a writer draw from `sample_styles` (resolved by `_writer_codes` once the
         character is known); or (B, Ta, V + Z) in training, the true character already in front
         (teacher forcing, so the style code need not learn the character, and the head always sees
-        a one-hot). None: the prior's mean style."""
+        a one-hot). None: the mean style (of the writer bank's codes of each character, where the
+        model has a bank; else the prior's mean)."""
         v, z = self.spec.vocab_size, self.spec.style_dim
-        if style is None:
+        if style is None and self.spec.writers:
+            count = self.writer_count.clamp(min=1).unsqueeze(-1).to(aux.dtype)  # (V, 1)
+            style = (self.writer_mean.sum(1) / count)[aux.argmax(-1)]  # empty rows sum to 0
+        elif style is None:
             style = aux.new_zeros(*aux.shape[:2], z)
         if style.shape[-1] == z + 1:
             style = self._writer_codes(aux.argmax(-1), style.to(aux.dtype))
@@ -341,7 +346,8 @@ class ArithModel(nn.Module):
         Handwriting answers in training (`target` images and their characters `chars` (B, Ta) given,
         `with_aux`): each cell is drawn from its true character and a style code sampled from the
         posterior of its target cell, and the result is (pixel logits, aux logits, the KL of those
-        posteriors to the prior), the conditional VAE's loss terms."""
+        posteriors to the prior), the loss terms of a conditional VAE (or, with no KL weight, of a
+        conditional autoencoder)."""
         embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
         style = kl = None
         if self.spec.style_dim and target is not None and with_aux and chars is not None:
@@ -427,7 +433,7 @@ class ArithModel(nn.Module):
         """Greedy answers: tokens (B, Ta), or images (B, Ta, 28, 28) in [0, 1].
 
         `cell_probs`: `query` is already the cells' class probabilities (B, Tq, V) from `read_cells`.
-        `style` (handwriting answers): each answer's style code (B, Z) (None: the prior's mean).
+        `style` (handwriting answers): each answer's style code (B, Z) (None: the mean style).
         """
         embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
         if style is not None:

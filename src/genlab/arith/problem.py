@@ -149,6 +149,15 @@ def all_queries(spec: ArithSpec = ArithSpec()) -> Queries:
     return queries_of(spec, a, np.array(list(spec.ops))[op_idx.ravel()], b)
 
 
+def swapped_twins(spec: ArithSpec) -> np.ndarray:
+    """For every query of `all_queries(spec)`, the index of its operand-swapped twin (N,): `b+a` for
+    `a+b`, `b-a` (whose answer is the negated one) for `a-b`, `b*a` for `a*b`. Training on twins is
+    an augmentation that is exact for arithmetic."""
+    n = spec.max_int + 1
+    op_idx, a, b = np.meshgrid(np.arange(len(spec.ops)), np.arange(n), np.arange(n), indexing="ij")
+    return (op_idx * n * n + b * n + a).ravel().astype(np.int64)
+
+
 def queries_of(spec: ArithSpec, a: np.ndarray, op: np.ndarray, b: np.ndarray) -> Queries:
     """The queries `a op b` (int64 arrays, operator characters) laid out and tokenized for `spec`."""
     result = apply_op(a, op, b)

@@ -28,7 +28,7 @@ from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import classifier_for
 from genlab.arith.inference import validator
 from genlab.arith.model import ArithModel, build_model, read_query_cells
-from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split
+from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split, swapped_twins
 from genlab.arith.runs import KIND, load_config, model_spec, task_data
 from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
 from genlab.core.distributed import SINGLE, Ranks, barrier, check_batch, mean_over_ranks, setup, shard, wrap
@@ -84,11 +84,14 @@ class Batches:
         if self.in_image and not config.finetune_cnn:
             copies = FEATURE_AUGMENTS if config.augment else 1
             self.features = feature_bank(model, data.train_bank, copies, config.seed).to(device)
+        self.twins = swapped_twins(config.spec) if config.swap_operands else None
 
     def make(
         self, idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator
     ) -> tuple[Any, torch.Tensor, torch.Tensor]:
         q = self.data.queries
+        if self.twins is not None:
+            idx = np.where(rng.random(len(idx)) < 0.5, self.twins[idx], idx)
         qtok, atok = q.query_tokens[idx], q.answer_tokens[idx]
         if not self.in_image:
             x: Any = ("tokens", torch.from_numpy(qtok).to(self.device))
@@ -122,10 +125,14 @@ HANDWRITING_AUX_WEIGHT = 1.0
 
 
 def loss_fn(
-    logits: Any, y: torch.Tensor, out_image: bool, tokens: torch.Tensor | None = None
+    logits: Any,
+    y: torch.Tensor,
+    out_image: bool,
+    tokens: torch.Tensor | None = None,
+    kl_weight: float = 1.0,
 ) -> torch.Tensor:
     """Cross-entropy per answer character; for images, pixel BCE (+ the auxiliary character loss, and
-    for handwriting answers the style codes' KL to their prior)."""
+    for handwriting answers the style codes' KL to their prior, times `kl_weight`)."""
     if out_image:
         pixels, aux, *kl = logits if isinstance(logits, tuple) else (logits, None)
         loss = F.binary_cross_entropy_with_logits(pixels, y)
@@ -135,7 +142,7 @@ def loss_fn(
             weight = HANDWRITING_AUX_WEIGHT if kl else AUX_WEIGHT
             loss = loss + weight * F.cross_entropy(aux.reshape(-1, aux.shape[-1]), tokens.reshape(-1))
         if kl:  # handwriting: the ELBO per pixel, the KL (nats per cell) spread over a cell's pixels
-            loss = loss + kl[0] / (28 * 28)
+            loss = loss + kl_weight * kl[0] / (28 * 28)
         return loss
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
@@ -217,7 +224,7 @@ def fit(
             x, y, tokens = batches.make(idx, rng, gen)
             with autocast(batches.device, config.precision):
                 logits = batches.logits(x, y, tokens)
-                loss = loss_fn(logits, y, not out_text, tokens)
+                loss = loss_fn(logits, y, not out_text, tokens, config.style_kl)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
