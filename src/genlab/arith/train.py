@@ -86,12 +86,19 @@ class Batches:
             self.features = feature_bank(model, data.train_bank, copies, config.seed).to(device)
         self.twins = swapped_twins(config.spec) if config.swap_operands else None
 
+    def shown_as(self, order: np.ndarray, epoch: int) -> np.ndarray:
+        """An epoch's query order with, under --swap-operands, half of the queries (at random, by seed
+        and epoch only, so any number of processes and a resume see the same) replaced by their
+        operand-swapped twins."""
+        if self.twins is None:
+            return order
+        flip = np.random.default_rng([self.config.seed, epoch, 1]).random(len(order)) < 0.5
+        return np.where(flip, self.twins[order], order)
+
     def make(
         self, idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator
     ) -> tuple[Any, torch.Tensor, torch.Tensor]:
         q = self.data.queries
-        if self.twins is not None:
-            idx = np.where(rng.random(len(idx)) < 0.5, self.twins[idx], idx)
         qtok, atok = q.query_tokens[idx], q.answer_tokens[idx]
         if not self.in_image:
             x: Any = ("tokens", torch.from_numpy(qtok).to(self.device))
@@ -214,7 +221,7 @@ def fit(
         t0 = time.perf_counter()
         rng = np.random.default_rng([config.seed, pos.epoch])  # per-epoch streams: resume is exact
         gen = torch.Generator().manual_seed(config.seed * 100_003 + pos.epoch)
-        order = rng.permutation(train_idx)
+        order = batches.shown_as(rng.permutation(train_idx), pos.epoch)
         model.train()
         # (1) one epoch of steps
         for i in range(0, len(order), config.batch_size):
