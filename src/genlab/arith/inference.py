@@ -116,8 +116,13 @@ def validation_metrics(
     styles = None
     if model.spec.style_dim:  # the style encoder trains too: its codes of the query are taken anew
         if model.spec.writers:
-            images = torch.from_numpy(data.train_bank.images).float().div_(255)
-            model.refresh_writers(images, torch.from_numpy(data.train_bank.labels()), config.seed)
+            if "writer_pool" not in cache:
+                bank = data.train_bank
+                cache["writer_pool"] = (
+                    torch.from_numpy(bank.images).float().div_(255),
+                    torch.from_numpy(bank.labels()),
+                )
+            model.refresh_writers(*cache["writer_pool"], config.seed)
         cells = cache["cells"]
         if cells is not None and "reading" not in cache:
             cache["reading"] = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(cells.shape[:2])
