@@ -1,6 +1,7 @@
 """Arithmetic seq2seq: quality and speed of every task at its defaults, plus a split/depth sweep.
 
-    .venv/bin/python -m benchmarks.arith                      # everything (about 15-25 min on 2 cores)
+    .venv/bin/python -m benchmarks.arith                      # everything, serially
+    .venv/bin/python -m benchmarks.arith --sweep-workers 2 --seeds 0,1 --archs gru,transformer
     .venv/bin/python -m benchmarks.arith --tasks text2text --no-sweep
 
 Writes benchmarks/results/arith.json/.md (defaults per task, dataset build time) and
@@ -52,16 +53,17 @@ def bench_tasks(
     trained: dict[str, Path] | None = None,
     seeds: tuple[int, ...] = (0,),
     archs: tuple[str, ...] = ("gru",),
+    arch_tasks: tuple[str, ...] = ("text2text",),
 ) -> list[dict]:
-    """One row per task, model and seed at its defaults; `trained` maps a task to a finished, evaluated
-    run at exactly those settings (the sweep's cell, seed 0), which is scored instead of training the
-    same model again."""
+    """One row per task, model and seed at its defaults (models other than the GRU only for
+    `arch_tasks`); `trained` maps a task to a finished, evaluated run at exactly those settings (the
+    sweep's cell, seed 0), which is scored instead of training the same model again."""
     from genlab.arith.glyphs import load_glyph_classifier
     from genlab.arith.problem import needs_images
 
     rows = []
     if not any(needs_images(t) for t in tasks):  # text only: the reader's row is kept from before
-        return _task_rows(tasks, work, time_budget, trained, seeds, archs)
+        return _task_rows(tasks, work, time_budget, trained, seeds, archs, arch_tasks)
     start = time.perf_counter()
     _, info = load_glyph_classifier()
     glyph_seconds = time.perf_counter() - start
@@ -80,7 +82,7 @@ def bench_tasks(
             "trained once and cached (wall_s = its training)",
         }
     )
-    return rows + _task_rows(tasks, work, time_budget, trained, seeds, archs)
+    return rows + _task_rows(tasks, work, time_budget, trained, seeds, archs, arch_tasks)
 
 
 def _task_rows(
@@ -90,6 +92,7 @@ def _task_rows(
     trained: dict[str, Path] | None,
     seeds: tuple[int, ...],
     archs: tuple[str, ...],
+    arch_tasks: tuple[str, ...] = ("text2text",),
 ) -> list[dict]:
     from genlab.arith.config import ArithConfig
     from genlab.arith.evaluate import evaluate_arith
@@ -99,7 +102,8 @@ def _task_rows(
     from genlab.core.rundir import RunDir
 
     rows = []
-    for task, arch, seed in ((t, a, s) for t in tasks for a in archs for s in seeds):
+    combos = [(t, a, s) for t in tasks for a in archs for s in seeds if a == "gru" or t in arch_tasks]
+    for task, arch, seed in combos:
         config = ArithConfig.for_task(task, time_budget=time_budget, seed=seed, arch=arch)
         setting = (
             (f"{time_budget:g} s budget" if time_budget else "defaults")
@@ -257,6 +261,17 @@ def main() -> None:
     )
     parser.add_argument("--seeds", default="0", help="seeds of the per-task rows, e.g. 0,1")
     parser.add_argument("--archs", default="gru", help="models of the per-task rows, e.g. gru,transformer")
+    parser.add_argument(
+        "--arch-tasks",
+        default="text2text",
+        help="tasks whose per-task rows also train the --archs besides gru",
+    )
+    parser.add_argument(
+        "--sweep-workers",
+        type=int,
+        default=1,
+        help="sweep cells trained at once (one thread each); above 1 the per-task rows train on their own",
+    )
     args = parser.parse_args()
     work = Path(args.work)
     command = "python -m benchmarks.arith " + " ".join(
@@ -276,13 +291,16 @@ def main() -> None:
         sweep_tasks = args.sweep_tasks.split(",")
         sweep_fracs = [float(f) for f in args.sweep_fracs.split(",")]
         sweep_enc = [int(e) for e in args.sweep_enc_layers.split(",")]
+        sweep_start = time.perf_counter()
         result = run_sweep(
             work / "sweep",
             tasks=sweep_tasks,
             fracs=sweep_fracs,
             enc_layers=sweep_enc,
             time_budget=args.sweep_budget,
+            workers=args.sweep_workers,
         )
+        sweep_wall = time.perf_counter() - sweep_start
         sweep_rows = [
             {
                 "task": s["task"],
@@ -299,19 +317,29 @@ def main() -> None:
             "arith_sweep",
             "Arithmetic sweep: train fraction x encoder depth",
             sweep_rows,
-            notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png."
+            notes="Produced by `genlab arith sweep` (via run_sweep); figure: results/arith_sweep.png. "
+            + (
+                f"{args.sweep_workers} cells trained at once, one thread each, so train_s is a cell's time "
+                "beside the others, not alone; "
+                if args.sweep_workers > 1
+                else "Cells trained one at a time; "
+            )
+            + f"the sweep's wall time (this call, finished cells skipped): {sweep_wall:.0f} s."
             + validated_every_epoch_note(work / "sweep"),
             command=command,
         )
         shutil.copyfile(result["figure"], RESULTS_DIR / "arith_sweep.png")
         sweep_md = re.sub(r"^# .*\n\n", "", Path(result["md"]).read_text()).strip()
         sweep_md = "\n".join(line for line in sweep_md.splitlines() if line.startswith("|"))
-        if not args.sweep_budget:  # a cell at 50% train and the task's depth *is* the default run
+        if (
+            not args.sweep_budget and args.sweep_workers == 1
+        ):  # a cell at 50% train and the task's depth *is* the default run
             trained = default_cells(work / "sweep", sweep_tasks, sweep_fracs, sweep_enc)
     tasks = [t for t in args.tasks.split(",") if t]
     seeds = tuple(int(x) for x in args.seeds.split(","))
     archs = tuple(args.archs.split(","))
-    rows = bench_tasks(tasks, work, trained=trained, seeds=seeds, archs=archs)
+    arch_tasks = tuple(args.arch_tasks.split(","))
+    rows = bench_tasks(tasks, work, trained=trained, seeds=seeds, archs=archs, arch_tasks=arch_tasks)
     if args.budget:
         rows += bench_tasks(tasks, work, time_budget=args.budget)[1:]
     measured = len(rows)

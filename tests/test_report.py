@@ -81,3 +81,31 @@ def test_report_command_and_bad_input(tmp_path):
     with pytest.raises(GenlabError, match="not a genlab run"):
         (tmp_path / "plain").mkdir()
         build_report([tmp_path / "plain"], tmp_path / "x.html")
+
+
+def test_summary_puts_each_models_headline_beside_the_assignment_reports(tmp_path):
+    from genlab.report import summary_rows
+
+    image_run = make_image_run(tmp_path / "gan", kind="images-gan")
+    image_run.append_metrics({"eval": True, "features": "punks", "fid": 2.0, "floor_fid": 0.06})
+    arith = [make_arith_run(tmp_path / "i2t")]
+    for layers, acc in ((1, 0.995), (2, 0.9912)):
+        config = {"task": "text2text", "train_frac": 0.1, "enc_layers": layers, "dec_layers": 1}
+        run = RunDir.create(tmp_path / f"t2t{layers}", "arith", config)
+        (run.path / "evaluation.json").write_text(json.dumps({"accuracy": acc, "char_accuracy": 1.0}))
+        arith.append(run)
+    rows = summary_rows([image_run], arith)
+    assert [r["model"] for r in rows] == [
+        "GAN",
+        "text -> text, 10% of queries for training",
+        "handwriting -> text, 50% of queries for training",
+    ]
+    assert rows[0]["measured here"] == "FID 2 (floor 0.06) in punks features"
+    assert "complex number" in rows[0]["assignment reports"]
+    assert rows[1]["measured here"] == (
+        "exact match 99.50% (1 encoder layer), 99.12% (2 encoder layers) on unseen test queries"
+    )
+    assert rows[1]["assignment reports"] == "72.94%"
+    assert rows[2]["assignment reports"] == "92.5-95.8% (train fraction not stated)"
+    page = build_report([image_run.path, *(r.path for r in arith)], tmp_path / "r.html").read_text()
+    assert "<h2>At a glance</h2>" in page and page.index('id="summary"') < page.index('id="part0"')

@@ -145,6 +145,12 @@ def demo(
         "minutes more on 2 cores. "
         "A GPU and --quick always include it.",
     ),
+    seed: int | None = typer.Option(
+        None,
+        help="Seed of every model, split and figure [default: the plan's, 0]. Other seeds write their runs "
+        "beside seed 0's in --out and their report as report-seedN.html.",
+        show_default=False,
+    ),
 ) -> None:
     """The main job: CAE, VAE, GAN (and diffusion) on CryptoPunks and seq2seq arithmetic, ending in an
     HTML report.
@@ -153,7 +159,7 @@ def demo(
     """
     from genlab.demo import run_demo
 
-    path = run_demo(out, quick=quick, diffusion=diffusion)
+    path = run_demo(out, quick=quick, diffusion=diffusion, seed=seed)
     typer.echo(f"report: {path.resolve()}")
 
 

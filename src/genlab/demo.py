@@ -2,6 +2,7 @@
 
     genlab demo --out runs/demo           # about 15 minutes on 2 CPU cores
     genlab demo --quick --out /tmp/demo   # about a minute, for tests and a first look
+    genlab demo --seed 1 --out runs/demo  # the same plan with other seeds, beside the seed-0 runs
 
 Rerunning is cheap: finished runs are kept and interrupted ones resumed, so a second
 `make demo` only rebuilds the report.
@@ -111,18 +112,31 @@ class DemoPlan:
         )
 
     @classmethod
-    def for_device(cls, device: torch.device, quick: bool = False, diffusion: bool = False) -> DemoPlan:
+    def for_device(
+        cls, device: torch.device, quick: bool = False, diffusion: bool = False, seed: int | None = None
+    ) -> DemoPlan:
         """The quick plan when asked; the full plan on a GPU; else the 2-core CPU plan, which leaves
-        the diffusion model out unless `diffusion` (it would take the demo past 15 minutes)."""
+        the diffusion model out unless `diffusion` (it would take the demo past 15 minutes). `seed`
+        (None: the plan's own) seeds every model, split and figure."""
         if quick:
-            return cls.quick()
-        if device.type == "cuda":
-            return cls.full()
-        if diffusion:
-            return cls()
-        plan = cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
-        plan.name += "; without the diffusion model (`genlab demo --diffusion` adds it)"
+            plan = cls.quick()
+        elif device.type == "cuda":
+            plan = cls.full()
+        elif diffusion:
+            plan = cls()
+        else:
+            plan = cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
+            plan.name += "; without the diffusion model (`genlab demo --diffusion` adds it)"
+        if seed is not None:
+            plan.seed = seed
         return plan
+
+    def folder_name(self, name: str) -> str:
+        """Seed 0 keeps the plain names, so other seeds' runs sit beside it in one --out."""
+        return name + (f"-seed{self.seed}" if self.seed else "")
+
+    def report_name(self) -> str:
+        return "report.html" if not self.seed else f"report-seed{self.seed}.html"
 
 
 def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
@@ -147,7 +161,7 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
 
     runs = []
     for model in plan.image_models:
-        path = out / f"images-{model}"
+        path = out / plan.folder_name(f"images-{model}")
         say(f"== {model.upper()} on {plan.image_data}")
         run = _image_run(plan, model, path)
         sample_grid(run, n=64, seed=plan.seed)
@@ -169,7 +183,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
     """text->text over train fractions and depths, the other modalities at half the queries,
     and the error analysis of the runs that make the most interesting mistakes."""
 
-    splits = out / "arith-splits"
+    splits = out / plan.folder_name("arith-splits")
     say("== text->text over train fractions and encoder depths")
     run_sweep(
         splits,
@@ -179,7 +193,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         seeds=[plan.seed],
         **plan.split_overrides,
     )
-    modalities = out / "arith-modalities"
+    modalities = out / plan.folder_name("arith-modalities")
     say("== image->text, text->image and image->image")
     run_sweep(
         modalities,
@@ -242,7 +256,7 @@ def budget_notes(plan: DemoPlan) -> list[str]:
     ]
 
 
-def run_demo(out: Path, quick: bool = False, diffusion: bool = False) -> Path:
+def run_demo(out: Path, quick: bool = False, diffusion: bool = False, seed: int | None = None) -> Path:
     """Run every part into `out` and return the path of the HTML report.
 
     On a machine with CUDA every model trains at its full defaults on the GPU; on a CPU the plan
@@ -250,8 +264,8 @@ def run_demo(out: Path, quick: bool = False, diffusion: bool = False) -> Path:
     The report says which plan ran on what."""
 
     device = pick_device("auto")
-    plan = DemoPlan.for_device(device, quick, diffusion)
-    say(f"demo: {plan.name}, on {device_name(device)}")
+    plan = DemoPlan.for_device(device, quick, diffusion, seed)
+    say(f"demo: {plan.name}, seed {plan.seed}, on {device_name(device)}")
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     paths = _timed(timings, GENERATIVE, lambda: generative_part(plan, out))
@@ -264,7 +278,7 @@ def run_demo(out: Path, quick: bool = False, diffusion: bool = False) -> Path:
     )
     return build_report(
         paths,
-        out / "report.html",
+        out / plan.report_name(),
         title="genlab demo" + (" (quick)" if quick else ""),
         seeds=[plan.seed],
         timings={name: round(sec, 1) for name, sec in timings.items()},

@@ -395,6 +395,99 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
     return part
 
 
+# -- the summary ----------------------------------------------------------------------------
+
+ARITH_TASK_NAMES = {
+    "text2text": "text -> text",
+    "img2text": "handwriting -> text",
+    "text2img": "text -> handwriting",
+    "img2img": "handwriting -> handwriting",
+}
+
+
+def _reported(task: str, frac: float | None) -> str:
+    """The assignment reports' own figure for a task (at a train fraction where they state one)."""
+    from genlab.arith.sweep import REPORTED
+
+    found = [
+        (lo, hi, f) for t, f, lo, hi in REPORTED if t == task and (f is None or frac is None or f == frac)
+    ]
+    if not found:
+        return "not reported"
+    lo, hi, f = found[0]
+    figure = f"{lo:.2f}%" if lo == hi else f"{lo:.1f}-{hi:.1f}%"
+    return figure + ("" if f is not None else " (train fraction not stated)")
+
+
+def _arith_headline(run: RunDir) -> tuple[float, bool] | None:
+    evaluation = run.path / "evaluation.json"
+    if not evaluation.exists():
+        return None
+    result = json.loads(evaluation.read_text())
+    if "accuracy" not in result:
+        return None
+    return float(result["accuracy"]), "readback_accuracy" in result
+
+
+def summary_rows(image_runs: list[RunDir], arith_runs: list[RunDir]) -> list[dict[str, Any]]:
+    """One row per model the report shows: its headline number beside the assignment reports'."""
+    rows: list[dict[str, Any]] = []
+    for run in image_runs:
+        evals = _eval_records(run)
+        if not evals or evals[-1].get("fid") is None:
+            continue
+        record, model = evals[-1], run.kind.removeprefix("images-")
+        measured = f"FID {fmt(record['fid'])}"
+        if record.get("floor_fid") is not None:
+            measured += f" (floor {fmt(record['floor_fid'])})"
+        if record.get("precision") is not None and record.get("recall") is not None:
+            measured += f"; precision {record['precision']:.2f}, recall {record['recall']:.2f}"
+        rows.append(
+            {
+                "model": MODEL_NAMES.get(model, run.kind),
+                "measured here": measured + f" in {record.get('features')} features",
+                "assignment reports": report_text.ASSIGNMENT_IMAGE_REPORTS.get(
+                    model, "not part of the assignment"
+                ),
+            }
+        )
+    by_cell: dict[tuple[str, float], list[tuple[int, float, bool]]] = {}
+    for run in arith_runs:
+        headline = _arith_headline(run)
+        task, frac = run.config.get("task"), run.config.get("train_frac")
+        if headline is None or task is None or frac is None:
+            continue
+        by_cell.setdefault((task, float(frac)), []).append((int(run.config.get("enc_layers", 1)), *headline))
+    order = list(ARITH_TASK_NAMES)
+    for (task, frac), found in sorted(
+        by_cell.items(),
+        key=lambda item: (order.index(item[0][0]) if item[0][0] in order else 99, -item[0][1]),
+    ):
+        several = len({layers for layers, _, _ in found}) > 1
+        values = [
+            f"{100 * acc:.2f}%" + (f" ({layers} encoder layer{'s' if layers > 1 else ''})" if several else "")
+            for layers, acc, _ in sorted(found)
+        ]
+        what = "read back" if found[0][2] else "exact match"
+        rows.append(
+            {
+                "model": f"{ARITH_TASK_NAMES.get(task, task)}, {frac:.0%} of queries for training",
+                "measured here": f"{what} {', '.join(values)} on unseen test queries",
+                "assignment reports": _reported(task, frac),
+            }
+        )
+    return rows
+
+
+def summary_block(image_runs: list[RunDir], arith_runs: list[RunDir]) -> str:
+    rows = summary_rows(image_runs, arith_runs)
+    if not rows:
+        return ""
+    return (
+        '<section id="summary"><h2>At a glance</h2>' + report_text.SUMMARY_INTRO + table(rows) + "</section>"
+    )
+
+
 # -- the page -------------------------------------------------------------------------------
 
 
@@ -473,6 +566,7 @@ def build_report(
     body += [f'<p class="note">{esc(n)}</p>' for n in notes]
     nav = "".join(f'<a href="#part{i}">{esc(p.title)}</a>' for i, p in enumerate(parts))
     body.append(f"<nav>{nav}</nav></header>")
+    body.append(summary_block(image_runs, arith_runs))
     for i, part in enumerate(parts):
         took = f" <small>({part.seconds:.0f} s)</small>" if part.seconds else ""
         body.append(f'<section id="part{i}"><h2>{esc(part.title)}{took}</h2>{part.intro}')

@@ -98,3 +98,20 @@ aliens of 10,000 punks) are measured as carefully as the common ones; training a
 more often than the data has them (<code>--condition-balance</code>). FID per class compares the
 class's images with real images of it.</p>
 """
+
+SUMMARY_INTRO = """
+<p>Each model's headline number, measured in this run, beside the figure that the assignment's
+student reports give for the same model. FID compares generated with real images in a classifier's
+feature space (lower is better; the floor is two halves of the real data against each other);
+exact match counts an answer right only when every character is; read back means a drawn answer
+was read by genlab's digit classifier and every character came out right. The parts below show how
+each number was measured.</p>
+"""
+
+# what the assignment's student reports give for the image models (they report no number that could
+# sit beside a measured FID)
+ASSIGNMENT_IMAGE_REPORTS = {
+    "cae": "reconstructions shown, sample quality not measured",
+    "vae": "blurry samples; the FID they computed came out as a complex number",
+    "gan": "blurry samples; the FID they computed came out as a complex number",
+}

@@ -145,7 +145,9 @@ def test_new_writers_take_the_style_of_a_real_drawing_of_the_character_written(b
     draws[0, 3, 1:] = 1.5  # character 2 has no drawings: the prior's draw itself
     codes = model._writer_codes(chars, draws)
     assert torch.equal(codes[0, 0], model.writer_mean[0, 0])
-    assert torch.equal(codes[0, 1], model.writer_mean[1, 0]) and torch.equal(codes[0, 2], model.writer_mean[1, 1])
+    assert torch.equal(codes[0, 1], model.writer_mean[1, 0]) and torch.equal(
+        codes[0, 2], model.writer_mean[1, 1]
+    )
     assert torch.equal(codes[0, 3], torch.full((4,), 1.5))
     styles = model.sample_styles(2, torch.Generator().manual_seed(0))
     assert styles.shape == (2, model.spec.answer_len, 5) and 0 <= styles[..., 0].min() < 1
@@ -217,7 +219,16 @@ def test_an_unknown_answer_style_is_refused_with_the_choices(tmp_path):
 
 
 def test_prior_draws_without_a_kl_term_are_refused_naming_both_options(tmp_path):
-    args = ["arith", "train", "--task", "text2img", "--out", str(tmp_path / "r"), "--answer-style", "handwriting"]
+    args = [
+        "arith",
+        "train",
+        "--task",
+        "text2img",
+        "--out",
+        str(tmp_path / "r"),
+        "--answer-style",
+        "handwriting",
+    ]
     result = runner.invoke(app, [*args, "--writers", "0"])
     assert isinstance(result.exception, GenlabError)
     assert "--style-kl" in str(result.exception) and "--writers" in str(result.exception)

