@@ -136,7 +136,7 @@ class DemoPlan:
         return name + (f"-seed{self.seed}" if self.seed else "")
 
     def report_name(self) -> str:
-        return "report.html" if not self.seed else f"report-seed{self.seed}.html"
+        return self.folder_name("report") + ".html"
 
 
 def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
