@@ -303,7 +303,7 @@ def test_genlab_serve_prints_its_url_and_stops_cleanly_on_ctrl_c(runs):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )
     try:
         line = process.stdout.readline()
@@ -312,7 +312,12 @@ def test_genlab_serve_prints_its_url_and_stops_cleanly_on_ctrl_c(runs):
         with urllib.request.urlopen(url + "api/runs/t2t/ask?q=2%2B2", timeout=30) as response:
             assert json.loads(response.read())["query"] == "2+2"
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            stdout, stderr = process.communicate(timeout=30)
+            pytest.fail(f"genlab serve did not stop within 30 s of Ctrl-C; its threads:\n{stderr[-6000:]}")
     finally:
         process.kill()
     assert process.returncode == 0, stderr
