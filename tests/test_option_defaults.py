@@ -67,21 +67,25 @@ def test_per_task_options_are_exactly_those_a_task_changes_and_help_shows_each_t
         [v for _, v in LARGE_DATA_DEFAULTS.values()],
     ]
     assert set(per_task_defaults()) == {name for group in changed for values in group for name in values}
-    shown = "per task: 2 for text2text, img2text; else 1; text2text with 8,000+ training queries: 1"
+    shown = (
+        "per task: 2 for text2text, img2text; else 1; text2text with 8,000+ training queries: 1; "
+        "--arch transformer: 2"
+    )
     assert per_task_defaults()["enc_layers"] == shown
-    assert "; --arch transformer: 0.001" in per_task_defaults()["lr"]
-    assert per_task_defaults()["lr"].endswith("; --answer-style handwriting: 0.01")
+    assert "; --answer-style handwriting: 0.01" in per_task_defaults()["lr"]
+    assert per_task_defaults()["lr"].endswith("; --arch transformer: 0.002")
     result = CliRunner().invoke(app, ["arith", "train", "--help"], env={"COLUMNS": "300"})
     assert shown in result.output
 
 
 def test_data_size_and_model_defaults_apply_unless_the_user_sets_the_option():
     big = ArithConfig.for_task("text2text")  # 50% of 20,000 queries
-    assert (big.hidden, big.enc_layers, big.steps, big.lr) == (128, 1, 1200, 1e-2)
+    assert (big.hidden, big.enc_layers, big.steps, big.lr) == (128, 1, 1600, 1e-2)
     small = ArithConfig.for_task("text2text", train_frac=0.1)
     assert (small.hidden, small.enc_layers, small.steps) == (256, 2, 3000)
     asked = ArithConfig.for_task("text2text", hidden=64, arch="transformer")
-    assert (asked.hidden, asked.enc_layers, asked.lr) == (64, 1, 1e-3)
+    assert (asked.hidden, asked.enc_layers, asked.lr) == (64, 2, 2e-3)  # the model's needs beat the size rule
+    assert ArithConfig.for_task("text2text", arch="transformer", enc_layers=1).enc_layers == 1
     assert ArithConfig.for_task("text2text", arch="transformer", lr=5e-4).lr == 5e-4
     assert ArithConfig.for_task("img2text").hidden == 256  # the rule is text2text's only
     assert ArithConfig.for_task("text2img", answer_style="handwriting").lr == 1e-2
