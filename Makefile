@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genlab-installed
 PIP := $(PY) -m pip --disable-pip-version-check
 OUT ?= runs/demo
+SEED ?= 0
 
 .PHONY: setup demo test lint bench clean gpu-bundle gpu-check
 
@@ -25,7 +26,7 @@ $(STAMP): $(PY) pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/genlab demo --out $(OUT)
+	$(VENV)/bin/genlab demo --out $(OUT) --seed $(SEED)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -52,8 +52,9 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     (note,) = budget_notes(plan)
     diffusion_epochs = plan.image_model_overrides["diffusion"]["epochs"]
     assert f"the diffusion model trains for {diffusion_epochs} epochs " in note
-    assert f"text->text model of the split sweep trains for {plan.split_overrides['steps']:,} " in note
-    assert "instead of 3,000" in note
+    steps = f"{plan.split_overrides['steps']:,} optimizer steps with state size 128 instead of 3,000 with 256"
+    assert f"the split sweep's text->text models at 25% and 10% train for {steps}" in note
+    assert "at 50%" not in note  # those cells train as long as the defaults do
     for task, overrides in plan.modality_overrides.items():
         lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
         assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
@@ -63,6 +64,9 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     epochs = MODEL_DEFAULTS["diffusion"]["epochs"]
     full_length = {"image_model_overrides": {"diffusion": {"epochs": epochs}}, "modality_overrides": {}}
     assert budget_notes(DemoPlan(split_overrides={"steps": 3000}, **full_length)) == []
+    at_half = DemoPlan(split_fracs=(0.5,), split_overrides={"steps": 800}, split_frac_overrides={},
+                       **full_length)  # fmt: skip
+    assert "at 50% train for 800 optimizer steps instead of 1,600" in budget_notes(at_half)[0]
 
 
 def test_the_cpu_plan_leaves_the_diffusion_model_out_unless_asked():

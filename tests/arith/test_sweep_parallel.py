@@ -58,3 +58,20 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / ".cell.claim").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")
     token = claim(cell)
     assert token is not None and claim(cell) is None  # ours now, and nobody else's
+
+
+def test_per_fraction_and_per_task_options_layer_over_the_sweeps_own(tmp_path):
+    from genlab.arith.sweep import sweep_cells
+
+    cells = sweep_cells(
+        tmp_path, ["text2text", "img2text"], [0.5, 0.1], [1], [1], [0],
+        task_overrides={"img2text": {"steps": 50}}, overrides={"steps": 1000, "hidden": 64},
+        frac_overrides={0.5: {"steps": 1600}},
+    )  # fmt: skip
+    got = {(c.config.task, c.config.train_frac): (c.config.steps, c.config.hidden) for c in cells}
+    assert got == {
+        ("text2text", 0.5): (1600, 64),
+        ("text2text", 0.1): (1000, 64),
+        ("img2text", 0.5): (50, 64),
+        ("img2text", 0.1): (50, 64),
+    }

@@ -79,6 +79,7 @@ def sweep_cells(
     task_overrides: dict[str, dict[str, Any]] | None,
     overrides: dict[str, Any],
     archs: Sequence[str] = DEFAULT_SWEEP.archs,
+    frac_overrides: dict[float, dict[str, Any]] | None = None,
 ) -> list[Cell]:
     for task in tasks:
         if task not in TASKS:
@@ -88,7 +89,8 @@ def sweep_cells(
         tasks, archs, fracs, enc_layers, dec_layers, seeds
     ):
         options = {"train_frac": frac, "enc_layers": enc, "dec_layers": dec, "seed": seed, "arch": arch,
-                   **overrides, **(task_overrides or {}).get(task, {})}  # fmt: skip
+                   **overrides, **(frac_overrides or {}).get(frac, {}),
+                   **(task_overrides or {}).get(task, {})}  # fmt: skip
         path = out / sweep_cell_name(task, frac, enc, dec, seed, arch)
         cells.append(Cell(path, ArithConfig.for_task(task, **options)))
     return cells
@@ -194,15 +196,17 @@ def run_sweep(
     steps: int | None = None,
     time_budget: float | None = None,
     task_overrides: dict[str, dict[str, Any]] | None = None,
+    frac_overrides: dict[float, dict[str, Any]] | None = None,
     workers: int = 1,
     devices: Sequence[str] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every cell of the grid into `out/CELL/`; finished cells are skipped,
-    interrupted ones resumed. `task_overrides` adds options for one task's cells on top of the
-    others. With `workers` > 1, cells train in that many processes at once (on CPU one thread each;
-    `devices` are handed out in turn). Cells are claimed atomically, so several sweep commands (on
-    several machines sharing `out`) split one sweep. Writes out/results.csv (one row per cell),
+    interrupted ones resumed. `frac_overrides` adds options for one train fraction's cells on top of
+    the others, and `task_overrides` for one task's on top of those. With `workers` > 1, cells train
+    in that many processes at once (on CPU one thread each; `devices` are handed out in turn). Cells
+    are claimed atomically, so several sweep commands (on several machines sharing `out`) split one
+    sweep. Writes out/results.csv (one row per cell),
     out/results.md (mean and spread over seeds) and out/figures/sweep.png once every cell is done.
     Returns the rows and the paths written."""
 
@@ -212,8 +216,9 @@ def run_sweep(
         raise GenlabError(f"--workers {workers}: use 1 or more")
     schedule = {"epochs": epochs, "steps": steps, "time_budget": time_budget}
     cells = sweep_cells(
-        out, tasks, fracs, enc_layers, dec_layers, seeds, task_overrides, {**schedule, **overrides}, archs
-    )
+        out, tasks, fracs, enc_layers, dec_layers, seeds, task_overrides, {**schedule, **overrides}, archs,
+        frac_overrides,
+    )  # fmt: skip
     if workers == 1 and not devices:
         held = work_through(cells)
     else:
