@@ -91,6 +91,8 @@ def test_data_size_and_model_defaults_apply_unless_the_user_sets_the_option():
     assert ArithConfig.for_task("text2img", answer_style="handwriting").lr == 1e-2
     assert ArithConfig.for_task("text2img", answer_style="handwriting", lr=3e-3).lr == 3e-3
     assert ArithConfig.for_task("text2img").lr == 2e-3
+    assert ArithConfig.for_task("text2img", train_frac=0.1).swap_operands  # twins where data is scarce
+    assert not ArithConfig.for_task("text2img").swap_operands  # 10,000 training queries need none
 
 
 class Built(Exception):

@@ -97,7 +97,8 @@ class ArithConfig:
         0.2, "Fraction of each digit's images kept for test handwriting (full MNIST keeps its test set)."
     )
     augment: bool = option(True, "Warp handwriting.")
-    # README (Arithmetic, "Learning from few queries") says what it measured; on for small text2text
+    # README (Arithmetic, "Learning from few queries") says what it measured; TASK_DEFAULTS and
+    # LARGE_DATA_DEFAULTS turn it on where the training set is small
     swap_operands: bool = option(
         False,
         "Train on each query or, at random, its operand-swapped twin (b+a for a+b; b-a, its answer "
@@ -253,7 +254,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2text": {"enc_layers": 2, "lr": 1e-2, "swap_operands": True},
     "img2text": {"enc_layers": 2, "swap_operands": True, **IMAGE_INPUT_DEFAULTS},
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
-    "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500},
+    "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500, "swap_operands": True},
     # handwriting answers in the query's style (--keep-style) average the codes of the query's digits,
     # which only a latent space the KL term keeps smooth makes meaningful
     "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, "style_kl": 1.0, **IMAGE_INPUT_DEFAULTS},
@@ -275,6 +276,7 @@ ANSWER_STYLE_DEFAULTS: dict[str, dict[str, Any]] = {"handwriting": {"lr": 1e-2}}
 LARGE_DATA_DEFAULTS: dict[str, tuple[int, dict[str, Any]]] = {
     "text2text": (8000, {"hidden": 128, "enc_layers": 1, "steps": 1600, "swap_operands": False}),
     "img2text": (8000, {"swap_operands": False}),
+    "text2img": (8000, {"swap_operands": False}),
 }
 
 
