@@ -20,6 +20,7 @@ INSTALL = (
     "(and .venv/bin/pip install selenium); .ci/run installs them on CI"
 )
 webdriver = pytest.importorskip("selenium.webdriver", reason=f"selenium is missing; {INSTALL}")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -53,6 +54,25 @@ def wait_for(browser, condition, timeout=30):
     """The first truthy value of condition(), retried while the page's requests finish."""
     wait = WebDriverWait(browser, timeout, poll_frequency=0.05, ignored_exceptions=(Exception,))
     return wait.until(lambda _: condition())
+
+
+def drag_to_the_end(browser, slider, reached, tries: int = 3) -> None:
+    """Drag a range slider past its right end, as a user would, until `reached()`. The other panels'
+    images may still be loading and move the page under the pointer (seen in a busy full suite),
+    so the slider is centred in view first and the drag is tried again, as a user would retry it."""
+    for _ in range(tries):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", slider)
+        ActionChains(browser, duration=100).click_and_hold(slider).move_by_offset(
+            slider.size["width"] // 2 + 10, 0
+        ).release().perform()
+        try:
+            wait_for(browser, reached, timeout=10)
+            return
+        except TimeoutException:
+            continue
+    raise AssertionError(
+        f"the slider did not reach its end after {tries} drags (value {slider.get_attribute('value')})"
+    )
 
 
 def pixels(img) -> np.ndarray:
@@ -141,10 +161,7 @@ def test_the_diffusion_page_slides_from_pure_noise_to_the_sample(browser, server
     state = find(panel, '[data-out="state"]')
     noise = pixels(state)
     slider = find(panel, 'input[type="range"]')
-    ActionChains(browser, duration=100).click_and_hold(slider).move_by_offset(
-        slider.size["width"] // 2 + 10, 0
-    ).release().perform()
-    wait_for(browser, lambda: caption.text == "t = 0.00, step 3 of 3")
+    drag_to_the_end(browser, slider, lambda: caption.text == "t = 0.00, step 3 of 3")
     assert np.array_equal(pixels(state), pixels(find(panel, '[data-out="guess"]')))  # done: guess = image
     assert not np.array_equal(pixels(state), noise)
     steps = find(panel, 'input[name="steps"]')
