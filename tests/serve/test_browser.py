@@ -112,10 +112,7 @@ def test_the_image_page_samples_walks_with_the_slider_and_reconstructs_an_upload
     wait_for(browser, lambda: middle.get_attribute("data-t") == "0.5")
     halfway = middle.get_attribute("src")
     slider = find(walk, 'input[type="range"]')
-    ActionChains(browser, duration=100).click_and_hold(slider).move_by_offset(
-        slider.size["width"] // 2, 0
-    ).release().perform()
-    wait_for(browser, lambda: float(middle.get_attribute("data-t")) > 0.9)
+    drag_to_the_end(browser, slider, lambda: float(middle.get_attribute("data-t")) > 0.9)
     assert find(walk, '[data-out="t"]').text == f"t = {float(middle.get_attribute('data-t')):.2f} (slerp)"
     assert middle.get_attribute("src") != halfway
 
