@@ -63,16 +63,14 @@ def part_seconds(report: Path) -> dict[str, float]:
 
 def model_numbers(demo_out: Path, seed: int) -> dict[str, str]:
     """Every model's headline number, as the report's 'At a glance' table gives it."""
+    from genlab.demo import DemoPlan
     from genlab.report import classify, summary_rows
 
-    suffix = f"-seed{seed}" if seed else ""
-    runs = [
-        p
-        for p in sorted(demo_out.glob("images-*"))
-        if p.name.endswith(suffix) and (suffix or "-seed" not in p.name)
-    ]
+    plan = DemoPlan(seed=seed)  # its folder names say which runs are this seed's
+    runs = [demo_out / plan.folder_name(f"images-{model}") for model in DemoPlan.image_models]
+    runs = [p for p in runs if p.exists()]
     for folder in ("arith-splits", "arith-modalities"):
-        runs += sorted(p.parent for p in (demo_out / (folder + suffix)).glob("*/config.json"))
+        runs += sorted(p.parent for p in (demo_out / plan.folder_name(folder)).glob("*/config.json"))
     image_runs, arith_runs, _ = classify(runs)
     shorter = {" on unseen test queries": "", " in punks features": ""}
     numbers = {}

@@ -206,9 +206,8 @@ def run_sweep(
     the others, and `task_overrides` for one task's on top of those. With `workers` > 1, cells train
     in that many processes at once (on CPU one thread each; `devices` are handed out in turn). Cells
     are claimed atomically, so several sweep commands (on several machines sharing `out`) split one
-    sweep. Writes out/results.csv (one row per cell),
-    out/results.md (mean and spread over seeds) and out/figures/sweep.png once every cell is done.
-    Returns the rows and the paths written."""
+    sweep. Writes out/results.csv (one row per cell), out/results.md (mean and spread over seeds) and
+    out/figures/sweep.png once every cell is done. Returns the rows and the paths written."""
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
