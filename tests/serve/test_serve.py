@@ -304,6 +304,9 @@ def test_genlab_serve_prints_its_url_and_stops_cleanly_on_ctrl_c(runs):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
+        # a suite started in the background (`make test &`, nohup) ignores SIGINT, and the child would
+        # inherit that; a terminal's Ctrl-C is what is tested
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         line = process.stdout.readline()
