@@ -262,6 +262,35 @@ def test_sample_evaluate_interpolate_and_edit_commands(runs, tmp_path, monkeypat
     assert result.exit_code == 0, result.output
 
 
+def test_a_conditional_vae_samples_its_prior_a_little_shrunk_and_sample_can_change_it(runs):
+    assert ImageTrainConfig(model="vae", data="mnist", condition="labels").resolved().temperature == 0.8
+    for model, condition in (("vae", "none"), ("gan", "labels"), ("gan", "none")):
+        assert ImageTrainConfig(model=model, data="mnist", condition=condition).resolved().temperature == 1.0
+    with pytest.raises(GenlabError, match="--temperature 0: use a scale above 0"):
+        ImageTrainConfig(model="gan", data="mnist", temperature=0).resolved()
+    stored = ImageTrainConfig.from_dict({"model": "vae", "data": "mnist", "condition": "labels"})
+    assert stored.temperature == 1.0  # a run from before the option samples as it did then
+
+    model, cfg = load_trained(runs["vae"].path)
+    assert cfg.temperature == model.temperature == 0.8
+    eps = latent_noise(3, cfg.latent_dim, 4)
+    asked = torch.eye(3)
+    own = generate(model, n=3, seed=4, conditions=asked)
+    assert torch.allclose(own, decode_latents(model, 0.8 * eps, conditions=asked))
+    hotter = generate(model, n=3, seed=4, conditions=asked, temperature=1.5)
+    assert torch.allclose(hotter, decode_latents(model, 1.5 * eps, conditions=asked))
+    assert (hotter - own).abs().max() > 1e-3
+
+    cli = CliRunner()
+    run = str(runs["vae"].path)
+    result = cli.invoke(app, ["images", "sample", run, "--label", "1", "--n", "3", "--temperature", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("samples_asked_seed0_temp0.5.png")
+    fails(cli, ["images", "sample", run, "--temperature", "-1"], "--temperature -1: use a scale above 0")
+    diffusion = str(runs["diffusion"].path)
+    fails(cli, ["images", "sample", diffusion, "--temperature", "0.5"], "not a diffusion's")
+
+
 def test_evaluation_figures_and_a_baseline(runs, labelled, tmp_path):
     plain = train_images(tiny("gan", labelled, condition="none", epochs=1), tmp_path / "plain")
     record = evaluate_conditional(runs["gan"], n=60, seed=0, reader=colour_reader(), baseline=plain.path)

@@ -84,6 +84,17 @@ def test_sample_writes_a_grid_and_single_images(runs, model, tmp_path):
     assert (tmp_path / "mine.png").exists()
 
 
+@pytest.mark.parametrize("model", ["vae", "gan"])
+def test_sample_temperature_shrinks_the_prior_into_its_own_file(runs, model):
+    invoke("images", "sample", runs / model, "--n", 4)
+    result = invoke("images", "sample", runs / model, "--n", 4, "--temperature", 0.3)
+    scaled = runs / model / "figures" / "samples_seed0_temp0.3.png"
+    assert str(scaled) in result.output
+    with Image.open(scaled) as a, Image.open(runs / model / "figures" / "samples_seed0.png") as b:
+        assert a.size == b.size
+        assert np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max() > 0
+
+
 @pytest.mark.parametrize("model", ["cae", "vae"])
 def test_reconstruct_prints_mse_and_psnr_and_writes_the_figure(runs, model):
     result = invoke("images", "reconstruct", runs / model)

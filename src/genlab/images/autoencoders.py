@@ -160,8 +160,10 @@ class VAE(_ConvCoder):
         mu, logvar = self.encode(x, c)
         return self.decode(self.reparameterize(mu, logvar), c), mu, logvar
 
+    temperature = 1.0  # scale of the prior draws when sampling; build_model sets the run's --temperature
+
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
-        return eps
+        return eps * self.temperature
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

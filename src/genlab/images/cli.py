@@ -44,6 +44,12 @@ GUIDANCE = typer.Option(
     help="Conditional diffusion: classifier-free guidance scale (0: unconditional, 1: plain conditional).",
     show_default="the run's --guidance",
 )
+TEMPERATURE = typer.Option(
+    None,
+    "--temperature",
+    help="VAE, GAN: scale of the prior noise (below 1: more typical, cleaner images, less varied).",
+    show_default="the run's --temperature",
+)
 CHECKPOINT = typer.Option(
     "best", "--checkpoint", help="Weights to use: best, last, or one kept by --keep-every (epoch_012)."
 )
@@ -96,6 +102,7 @@ def sample(
     checkpoint: str = CHECKPOINT,
     steps: int | None = STEPS,
     sampler: str | None = SAMPLER,
+    temperature: float | None = TEMPERATURE,
 ) -> None:
     """Write a grid of novel images (GAN: EMA generator; VAE: prior; CAE: Gaussian fitted to codes;
     diffusion: its sampler from noise); with --label/--attrs, one row per request."""
@@ -122,6 +129,7 @@ def sample(
                 out=out,
                 checkpoint=checkpoint,
                 asked_as="labels" if label else "attributes",
+                temperature=temperature,
             )
         )
         return
@@ -131,7 +139,15 @@ def sample(
         raise GenlabError("--guidance steers what was asked for: give --label or --attrs too")
     typer.echo(
         sample_grid(
-            run, n=n or 64, seed=seed, out=out, each=each, checkpoint=checkpoint, steps=steps, sampler=sampler
+            run,
+            n=n or 64,
+            seed=seed,
+            out=out,
+            each=each,
+            checkpoint=checkpoint,
+            steps=steps,
+            sampler=sampler,
+            temperature=temperature,
         )
     )
 

@@ -51,6 +51,7 @@ from genlab.images.runs import (
     load_trained,
     run_conditions,
     run_images,
+    set_temperature,
     split_indices,
     to_float,
 )
@@ -110,20 +111,24 @@ def conditional_grid(
     out: Path | str | None = None,
     checkpoint: str = "best",
     asked_as: str | None = None,
+    temperature: float | None = None,
 ) -> Path:
     """One row of n images per request (figures/samples_asked_seed{S}.png); row r, column j uses
-    the same noise in every row, so the rows differ only in what was asked."""
+    the same noise in every row, so the rows differ only in what was asked. `temperature`
+    overrides a VAE's or GAN's own."""
     if n < 1:
         raise GenlabError(f"--n {n}: ask for at least one image per row")
     run = _open(run)
     names, vectors = parse_requests(run, specs, asked_as)
     model, cfg = load_trained(run, checkpoint=checkpoint)
+    set_temperature(model, temperature)
     rows = len(vectors)
     z = model.prior_sample(latent_noise(n, cfg.latent_dim, seed)).repeat(rows, 1)
     c = torch.from_numpy(np.repeat(vectors, n, axis=0))
     images = decode_latents(model, z, seed=seed, conditions=c, guidance=_guidance(cfg, guidance))
     strips = images.reshape(rows, n, cfg.channels, cfg.size, cfg.size).numpy()
-    path = Path(out) if out else run.figures_dir / f"samples_asked_seed{seed}.png"
+    scaled = "" if temperature is None else f"_temp{temperature:g}"
+    path = Path(out) if out else run.figures_dir / f"samples_asked_seed{seed}{scaled}.png"
     title = f"{cfg.model} on {cfg.data}: asked for one condition per row{_guided(cfg, guidance)}"
     return plot_interpolations(
         strips, path, title, row_labels=names, xlabel=f"{n} draws (same noise per column)"

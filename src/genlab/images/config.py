@@ -24,6 +24,11 @@ NOISE_TIMES = ("uniform", "logit-normal")
 CONDITIONS = ("none", "labels", "attributes")
 
 
+def check_temperature(temperature: float) -> None:
+    if not 0.0 < temperature <= 10.0:
+        raise GenlabError(f"--temperature {temperature:g}: use a scale above 0 (1: the prior as trained)")
+
+
 def check_size(size: int) -> int:
     """The number of stride-2 stages between `size` and 4x4; other sizes are a user error."""
     if size not in SIZES:
@@ -70,6 +75,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 # A conditional VAE whose KL term weighs as little as a plain one's keeps the class in its code and
 # ignores the condition; README (Conditional models) has the measurements behind this value.
 CONDITIONAL_VAE_BETA = 10.0
+# Its prior draws land less often between classes when shrunk a little: README (Conditional models)
+CONDITIONAL_VAE_TEMPERATURE = 0.8
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
 TIME_BUDGET_UNIT = "time_budget_unit"
 
@@ -128,6 +135,12 @@ class ImageTrainConfig:
     spectral: bool = option(False, "GAN: spectral norm in the discriminator.")
     ema: float = option(
         0.999, "GAN, diffusion: decay of the generator's / denoiser's moving average used for sampling."
+    )
+    temperature: float | None = option(
+        None,
+        "VAE, GAN: scale of the prior noise when sampling (below 1: more typical, cleaner images, less "
+        "varied; the GAN's 'truncation'); sample --temperature overrides.",
+        none_means=f"{CONDITIONAL_VAE_TEMPERATURE:g} for a VAE with --condition, else 1",
     )
     minibatch_std: int = option(
         4, "GAN: group size of the discriminator's diversity feature (against mode collapse); 0 = off."
@@ -238,6 +251,10 @@ class ImageTrainConfig:
         cfg.lr_d = cfg.lr_d or cfg.lr
         if cfg.beta is None:
             cfg.beta = 1.0 if cfg.condition == "none" else CONDITIONAL_VAE_BETA
+        if cfg.temperature is None:
+            conditional_vae = cfg.model == "vae" and cfg.condition != "none"
+            cfg.temperature = CONDITIONAL_VAE_TEMPERATURE if conditional_vae else 1.0
+        check_temperature(cfg.temperature)
         if cfg.augment in (None, "auto"):
             cfg.augment = "none" if named else "flip"
         if not 0.0 <= cfg.test_frac < 0.5:
@@ -297,7 +314,8 @@ class ImageTrainConfig:
         """The config of a stored run, including runs written by older versions of genlab."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
-        values = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", **values}
+        before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0}
+        values = {**before, **values}
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did

@@ -36,6 +36,7 @@ class Sampler(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.kind, self.latent_dim = model.kind, model.latent_dim
+        self.temperature = getattr(model, "temperature", 1.0)  # the run's --temperature (VAE, GAN)
         self.net = model.generator_ema if model.kind == "gan" else model.decoder
         if model.kind == "cae":  # the CAE has no prior: the Gaussian fitted to its training codes
             self.register_buffer("code_mean", model.code_mean.detach().clone())
@@ -44,6 +45,8 @@ class Sampler(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.kind == "cae":
             z = self.code_mean + z @ self.code_scale_tril.T  # z = mu + L eps
+        else:
+            z = z * self.temperature
         if self.kind == "gan":
             return self.net(z).add(1).mul(0.5).clamp(0, 1)  # tanh's [-1, 1] -> [0, 1]
         return torch.sigmoid(self.net(z))  # decoder logits -> [0, 1]

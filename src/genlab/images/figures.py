@@ -74,17 +74,19 @@ def sample_grid(
     checkpoint: str = "best",
     steps: int | None = None,
     sampler: str | None = None,
+    temperature: float | None = None,
 ) -> Path:
     """A grid of n novel images (figures/samples_seed{S}.png); with `each`, also one PNG per image.
 
     `checkpoint` picks the weights (see `load_trained`); other than "best", the file name says which
-    (figures/samples_seed0_epoch_012.png). `steps` and `sampler` override a diffusion run's own."""
+    (figures/samples_seed0_epoch_012.png). `steps` and `sampler` override a diffusion run's own,
+    `temperature` a VAE's or GAN's (figures/samples_seed0_temp0.7.png)."""
 
     if n < 1:
         raise GenlabError(f"--n {n}: ask for at least one image")
     run = _open(run)
-    images = to_uint8_nhwc(_generate(run, n, seed, checkpoint, steps, sampler).numpy())
-    name = f"samples_seed{seed}{_suffix(checkpoint)}.png"
+    images = to_uint8_nhwc(_generate(run, n, seed, checkpoint, steps, sampler, temperature).numpy())
+    name = f"samples_seed{seed}{_suffix(checkpoint)}{_temperature_suffix(temperature)}.png"
     path = save_grid(images, Path(out) if out else run.figures_dir / name)
     if each:
         folder = Path(each)
@@ -101,10 +103,15 @@ def _generate(
     checkpoint: str = "best",
     steps: int | None = None,
     sampler: str | None = None,
+    temperature: float | None = None,
 ) -> torch.Tensor:
 
     model = load_trained(run, checkpoint=checkpoint)[0]
-    return generate(model, n, seed, steps=steps, sampler=sampler)
+    return generate(model, n, seed, steps=steps, sampler=sampler, temperature=temperature)
+
+
+def _temperature_suffix(temperature: float | None) -> str:
+    return "" if temperature is None else f"_temp{temperature:g}"
 
 
 def _suffix(checkpoint: str) -> str:

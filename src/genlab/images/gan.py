@@ -134,8 +134,10 @@ class GAN(nn.Module):
         self.apply(dcgan_init)
         self.generator_ema.load_state_dict(self.generator.state_dict())
 
+    temperature = 1.0  # scale of the noise when sampling ("truncation"); build_model sets --temperature
+
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
-        return eps
+        return eps * self.temperature
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -27,7 +27,7 @@ from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
 from genlab.images.autoencoders import VAE, ConvAutoencoder
 from genlab.images.conditions import ConditionSpace, condition_space
-from genlab.images.config import KINDS, MODELS, ImageTrainConfig
+from genlab.images.config import KINDS, MODELS, ImageTrainConfig, check_temperature
 from genlab.images.data import ImageSet, load_images
 from genlab.images.diffusion import Diffusion
 from genlab.images.gan import GAN
@@ -128,7 +128,9 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
     if cfg.model == "cae":
         return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     if cfg.model == "vae":
-        return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+        vae = VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
+        vae.temperature = cfg.temperature
+        return vae
     if cfg.model == "diffusion":
         return Diffusion(
             cfg.size,
@@ -148,7 +150,7 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
             f"{', '.join(MODELS)} (a run from a newer genlab, or an edited config?)"
         )
     d_norm = "none" if cfg.spectral and cfg.norm == "batch" else cfg.norm
-    return GAN(
+    gan = GAN(
         **common,
         **widths,
         d_norm=d_norm,
@@ -156,6 +158,18 @@ def build_model(cfg: ImageTrainConfig) -> nn.Module:
         dropout=cfg.dropout,
         minibatch_std=cfg.minibatch_std,
     )
+    gan.temperature = cfg.temperature
+    return gan
+
+
+def set_temperature(model: nn.Module, temperature: float | None) -> None:
+    """Sample a VAE or GAN with this prior scale instead of the run's --temperature (None: keep it)."""
+    if temperature is None:
+        return
+    if model.kind not in ("vae", "gan"):
+        raise GenlabError(f"--temperature scales a VAE's or GAN's prior, not a {model.kind}'s")
+    check_temperature(temperature)
+    model.temperature = temperature
 
 
 def load_trained(
@@ -262,12 +276,15 @@ def generate(
     sampler: str | None = None,
     conditions: torch.Tensor | np.ndarray | None = None,
     guidance: float | None = None,
+    temperature: float | None = None,
 ) -> torch.Tensor:
     """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images.
 
     `steps` and `sampler` override a diffusion run's own (--sample-steps, --sampler); a conditional
-    run draws image i as `conditions[i]` asks (None: unconditionally), diffusion with `guidance`."""
+    run draws image i as `conditions[i]` asks (None: unconditionally), diffusion with `guidance`;
+    `temperature` overrides a VAE's or GAN's (from then on, on a model passed in)."""
     model = _model(run_or_model)
+    set_temperature(model, temperature)
     if model.kind != "diffusion" and (steps is not None or sampler is not None or guidance is not None):
         raise GenlabError(
             f"sampling steps, samplers and guidance belong to diffusion runs, not to a {model.kind}"
