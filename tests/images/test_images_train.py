@@ -96,6 +96,29 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, data_file, model, d
     assert steps == sorted(steps) and steps == [r["step"] for r in whole.metrics() if r["type"] == "train"]
 
 
+def test_a_cosine_schedule_falls_from_lr_to_zero_and_resumes_exactly(tmp_path, data_file):
+    def cfg(**more):
+        return tiny("gan", data_file, epochs=4, lr=1e-3, lr_d=5e-4, lr_schedule="cosine", log_every=1, **more)
+
+    whole = train_images(cfg(), tmp_path / "whole")
+    total = 4 * 5  # 91 training images, batches of 16
+    logged = [(r["step"], r["lr"]) for r in whole.metrics() if r["type"] == "train"]
+    assert [step for step, _ in logged] == list(range(1, total + 1))
+    for step, lr in logged:  # the record of step k is the rate step k trained with
+        assert lr == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * (step - 1) / total)))
+    assert logged[0][1] == pytest.approx(1e-3) and logged[-1][1] < 1e-5
+    generator, discriminator = whole.load_state()["optimizers"]
+    assert discriminator["param_groups"][0]["lr"] == pytest.approx(0.5 * generator["param_groups"][0]["lr"])
+
+    train_images(cfg(max_steps=7), tmp_path / "part")
+    resumed = train_images(cfg(), tmp_path / "part", resume=True)
+    a, b = load_file(str(whole.weights_path("last"))), load_file(str(resumed.weights_path("last")))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    with pytest.raises(GenlabError, match="--lr-schedule linear: use one of constant, cosine"):
+        tiny("vae", data_file, lr_schedule="linear").resolved()
+
+
 def test_resume_can_extend_the_number_of_epochs(tmp_path, data_file):
     run = train_images(tiny("cae", data_file, epochs=1), tmp_path / "run")
     run = train_images(tiny("cae", data_file, epochs=3), tmp_path / "run", resume=True)

@@ -77,6 +77,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 CONDITIONAL_VAE_BETA = 10.0
 # Its prior draws land less often between classes when shrunk a little: README (Conditional models)
 CONDITIONAL_VAE_TEMPERATURE = 0.8
+LR_SCHEDULES = ("constant", "cosine")
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
 TIME_BUDGET_UNIT = "time_budget_unit"
 
@@ -118,6 +119,11 @@ class ImageTrainConfig:
     )
     batch_size: int = option(64, "Images per step.")
     lr: float | None = option(None, "Adam learning rate (GAN: generator).", none_means=per_model("lr"))
+    lr_schedule: str = option(
+        "constant",
+        "constant, or cosine: the learning rate falls from --lr (and --lr-d) to 0 along a half cosine "
+        "over --epochs (--resume with more --epochs stretches what is left of it).",
+    )
     lr_d: float | None = option(None, "GAN: discriminator learning rate.", none_means="same as --lr")
     beta: float | None = option(
         None,
@@ -267,6 +273,7 @@ class ImageTrainConfig:
             ("sampler", cfg.sampler, SAMPLERS),
             ("noise-times", cfg.noise_times, NOISE_TIMES),
             ("condition", cfg.condition, CONDITIONS),
+            ("lr-schedule", cfg.lr_schedule, LR_SCHEDULES),
         ):
             if value not in allowed:
                 raise GenlabError(f"--{name} {value}: use one of {', '.join(allowed)}")

@@ -142,6 +142,7 @@ class ImageTrainer:
             self.optimizers = [torch.optim.Adam(self.model.denoiser.parameters(), lr=cfg.lr)]
         else:
             self.optimizers = [torch.optim.Adam(self.model.parameters(), lr=cfg.lr)]
+        self.base_lrs = [cfg.lr, cfg.lr_d] if cfg.model == "gan" else [cfg.lr]
         self.scaler = grad_scaler(device, cfg.precision)
         self.n_train = len(self.train_x)
         self.batch_size = min(cfg.batch_size, self.n_train)  # the global batch, over all processes
@@ -169,11 +170,26 @@ class ImageTrainer:
         if c is not None and self.cfg.condition_dropout > 0:
             keep = torch.rand(len(c), device=c.device) >= self.cfg.condition_dropout
             c = c * keep[:, None].to(c.dtype)
+        factor = self._lr_factor()
+        for opt, base in zip(self.optimizers, self.base_lrs, strict=True):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
         if self.cfg.model == "gan":
-            return self._gan_step(x, c)
-        if self.cfg.model == "diffusion":
-            return self._diffusion_step(x, c)
-        return self._ae_step(x, c)
+            stats = self._gan_step(x, c)
+        elif self.cfg.model == "diffusion":
+            stats = self._diffusion_step(x, c)
+        else:
+            stats = self._ae_step(x, c)
+        if self.cfg.lr_schedule != "constant":
+            stats["lr"] = self.base_lrs[0] * factor
+        return stats
+
+    def _lr_factor(self) -> float:
+        """--lr-schedule: the share of --lr (and --lr-d) this step trains with."""
+        if self.cfg.lr_schedule == "constant":
+            return 1.0
+        total = self.cfg.epochs * self.steps_per_epoch
+        return 0.5 * (1.0 + math.cos(math.pi * min(self.step, total) / total))
 
     def _beta(self) -> float:
         warmup_steps = self.cfg.kl_warmup * self.steps_per_epoch
@@ -308,7 +324,9 @@ class ImageTrainer:
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
                     bar.update(1)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in stats.items() if k != "beta"}, refresh=False)
+                    bar.set_postfix(
+                        {k: f"{v:.3g}" for k, v in stats.items() if k not in ("beta", "lr")}, refresh=False
+                    )
                     if self.step % cfg.log_every == 0:
                         if self.threads is not None:  # a neighbour may have started or stopped
                             self.threads.update()
