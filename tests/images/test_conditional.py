@@ -291,6 +291,31 @@ def test_a_conditional_vae_samples_its_prior_a_little_shrunk_and_sample_can_chan
     fails(cli, ["images", "sample", diffusion, "--temperature", "0.5"], "not a diffusion's")
 
 
+def test_a_gan_without_condition_dropout_draws_unasked_images_for_the_datas_conditions(runs):
+    from genlab.images.runs import run_conditions, unasked_conditions
+
+    gan = json.loads((runs["gan"].path / "config.json").read_text())["config"]
+    assert gan["condition_dropout"] == 0.0  # the GAN's default: it never learns "no condition"
+    own = run_conditions(runs["gan"], "train")
+    assert gan["extra"]["condition_bank"] == len(own)
+    model, _ = load_trained(runs["gan"].path)
+    assert torch.equal(model.condition_bank.float(), torch.as_tensor(own).float())
+
+    unasked = unasked_conditions(model, 60, seed=5)
+    assert unasked.shape == (60, 3) and set(unasked.sum(1).tolist()) == {1.0}
+    assert len(set(unasked.argmax(1).tolist())) == 3  # every class of the data, drawn at random
+    images = generate(model, n=60, seed=5)
+    assert torch.equal(images, generate(model, n=60, seed=5, conditions=unasked))
+    read = colour_reader().classify(colour_reader().embed(images)).argmax(1)
+    assert (read == unasked.argmax(1)).float().mean() > 0.65  # chance: 1/3
+
+    vae = json.loads((runs["vae"].path / "config.json").read_text())["config"]
+    assert vae["condition_dropout"] == 0.1 and "condition_bank" not in vae["extra"]
+    assert unasked_conditions(load_trained(runs["vae"].path)[0], 4, seed=0) is None
+    result = CliRunner().invoke(app, ["images", "interpolate", str(runs["gan"].path), "--pairs", "2"])
+    assert result.exit_code == 0, result.output
+
+
 def test_evaluation_figures_and_a_baseline(runs, labelled, tmp_path):
     plain = train_images(tiny("gan", labelled, condition="none", epochs=1), tmp_path / "plain")
     record = evaluate_conditional(runs["gan"], n=60, seed=0, reader=colour_reader(), baseline=plain.path)

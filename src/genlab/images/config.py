@@ -78,6 +78,8 @@ CONDITIONAL_VAE_BETA = 10.0
 # Its prior draws land less often between classes when shrunk a little: README (Conditional models)
 CONDITIONAL_VAE_TEMPERATURE = 0.8
 LR_SCHEDULES = ("constant", "cosine")
+# A GAN shown images without their condition follows the condition less: README (Conditional models)
+CONDITION_DROPOUT = 0.1
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
 TIME_BUDGET_UNIT = "time_budget_unit"
 
@@ -181,10 +183,12 @@ class ImageTrainConfig:
         "a folder's subfolders), attributes (the punks' 92 attributes: type and accessories), or none. "
         "Then: sample --label / --attrs.",
     )
-    condition_dropout: float = option(
-        0.1,
+    condition_dropout: float | None = option(
+        None,
         "With --condition: share of training images shown without their condition, so the model also "
-        "draws without one (what sampling without --label draws; diffusion: classifier-free guidance).",
+        "draws without one (what sampling without --label draws; diffusion: classifier-free guidance). "
+        "At 0 the model draws unasked images for the conditions of random training images.",
+        none_means="0 for a GAN, 0.1 for the others",
     )
     condition_balance: float = option(
         0.5,
@@ -257,6 +261,8 @@ class ImageTrainConfig:
         cfg.lr_d = cfg.lr_d or cfg.lr
         if cfg.beta is None:
             cfg.beta = 1.0 if cfg.condition == "none" else CONDITIONAL_VAE_BETA
+        if cfg.condition_dropout is None:
+            cfg.condition_dropout = 0.0 if cfg.model == "gan" else CONDITION_DROPOUT
         if cfg.temperature is None:
             conditional_vae = cfg.model == "vae" and cfg.condition != "none"
             cfg.temperature = CONDITIONAL_VAE_TEMPERATURE if conditional_vae else 1.0

@@ -44,6 +44,7 @@ from genlab.images.runs import (
     reconstruct,
     run_images,
     to_float,
+    unasked_conditions,
 )
 
 NAMES = {"cae": "CAE", "vae": "VAE", "gan": "GAN", "diffusion": "Diffusion"}
@@ -172,7 +173,9 @@ def interpolation_figure(
     path = interpolate(eps[:pairs], eps[pairs:], steps, mode)  # (pairs, steps, latent)
     with torch.no_grad():
         z = model.prior_sample(path.reshape(pairs * steps, -1))
-    strips = decode_latents(model, z, seed=seed)
+    unasked = unasked_conditions(model, pairs, seed)  # one per strip, for a model that needs one
+    conditions = None if unasked is None else unasked.repeat_interleave(steps, dim=0)
+    strips = decode_latents(model, z, seed=seed, conditions=conditions)
     strips = strips.reshape(pairs, steps, cfg.channels, cfg.size, cfg.size).numpy()
     what = f"{mode} interpolation between random latent points"
     written.append(plot_interpolations(strips, base, _title(run, what)))

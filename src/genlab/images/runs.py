@@ -120,7 +120,27 @@ def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def build_model(cfg: ImageTrainConfig) -> nn.Module:
+    """The model a config describes; a conditional run trained without condition dropout also keeps
+    its training images' conditions (`condition_bank`, uint8 (N, K)), which its unasked draws use."""
+    model = _build_network(cfg)
+    bank = cfg.extra.get("condition_bank")
+    if bank and getattr(model, "cond_dim", 0):
+        model.register_buffer("condition_bank", torch.zeros(bank, model.cond_dim, dtype=torch.uint8))
+    return model
 
+
+def unasked_conditions(model: nn.Module, n: int, seed: int) -> torch.Tensor | None:
+    """What a conditional model draws for when nobody asks: None (its learned "no condition"), or for
+    a model without one (trained with --condition-dropout 0) the conditions of n random training
+    images, seeded."""
+    bank = getattr(model, "condition_bank", None)
+    if not isinstance(bank, torch.Tensor):
+        return None
+    rows = torch.randint(len(bank), (n,), generator=torch.Generator().manual_seed(seed))
+    return bank.cpu()[rows].float()
+
+
+def _build_network(cfg: ImageTrainConfig) -> nn.Module:
     space = conditions_of(cfg)
     cond_dim = space.dim if space is not None else 0
     common = {"size": cfg.size, "channels": cfg.channels, "latent_dim": cfg.latent_dim, "cond_dim": cond_dim}
@@ -285,6 +305,8 @@ def generate(
     `temperature` overrides a VAE's or GAN's (from then on, on a model passed in)."""
     model = _model(run_or_model)
     set_temperature(model, temperature)
+    if conditions is None:
+        conditions = unasked_conditions(model, n, seed)
     if model.kind != "diffusion" and (steps is not None or sampler is not None or guidance is not None):
         raise GenlabError(
             f"sampling steps, samplers and guidance belong to diffusion runs, not to a {model.kind}"

@@ -121,6 +121,9 @@ class ImageTrainer:
         self.train_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["train_idx"]])
         self.test_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["test_idx"]])
         self.model = build_model(cfg).to(device)
+        if isinstance(getattr(self.model, "condition_bank", None), torch.Tensor):
+            assert self.train_c is not None
+            self.model.condition_bank.copy_(self.train_c.to(torch.uint8))
         # what the steps call: the model itself, or DistributedDataParallel around it (the GAN's two
         # players each wrapped on their own), compiled if asked; self.model keeps the saved weights
         if cfg.model == "gan":
@@ -586,6 +589,8 @@ def _train_images(
         cfg.extra.update({"source": source, "n_images": len(images)})
         if found is not None:
             cfg.extra["condition"] = found[0].to_dict()
+            if cfg.condition_dropout == 0:  # it never learns "no condition": unasked draws take the data's
+                cfg.extra["condition_bank"] = len(split_indices(len(images), cfg.test_frac, cfg.seed)[0])
             say(f"conditioned on {found[0].dim} {cfg.condition}")
         if ranks.is_main:
             run = RunDir.create(out, f"images-{cfg.model}", _public(cfg), lock=True)

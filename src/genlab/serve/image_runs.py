@@ -33,6 +33,7 @@ from genlab.images.runs import (
     load_trained,
     slerp,
     to_float,
+    unasked_conditions,
 )
 from genlab.serve.payload import MAX_SEED, MAX_UPLOAD_BYTES, HTTPError, Request, open_upload, png_data_url
 
@@ -123,7 +124,11 @@ class ServedImageRun:
             0
         ]  # (3, latent)
         with self.lock, torch.inference_mode():
-            start, middle, end = decode_latents(self.model, self.model.prior_sample(walk)).numpy()
+            unasked = unasked_conditions(self.model, 1, a)  # seed a's, for the whole walk
+            conditions = None if unasked is None else unasked.repeat(3, 1)
+            start, middle, end = decode_latents(
+                self.model, self.model.prior_sample(walk), conditions=conditions
+            ).numpy()
         return {
             "a": a,
             "b": b,
