@@ -17,6 +17,8 @@ beside the real-vs-real floor.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import matmul_gflops, write_results
+from benchmarks.common import RESULTS_DIR, matmul_gflops, write_results
 from genlab.core.rundir import RunDir
 from genlab.images.config import ImageTrainConfig
 from genlab.images.runs import generate, split_indices
@@ -126,7 +128,16 @@ def main() -> None:
     parser.add_argument("--skip-train", action="store_true", help="Only the throughput rows.")
     parser.add_argument("--no-eval", action="store_true", help="Skip FID/KID/precision/recall.")
     parser.add_argument("--eval-n", type=int, default=5000, help="Images per side for the metrics.")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma list of models (e.g. diffusion) to re-measure; the other rows are kept from the last run",
+    )
     args = parser.parse_args()
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = sorted(set(only) - set(MODELS))
+    if unknown:
+        parser.error(f"--only {','.join(unknown)}: use models among {', '.join(MODELS)}")
     import tempfile
 
     from genlab.core.progress import set_quiet
@@ -136,15 +147,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model, overrides in SPEED_CASES:
+            if only and model not in only:
+                continue
             row = throughput(model, overrides, Path(tmp))
             row["% of matmul"] = 100 * row["GFLOP/s"] / matmul
             rows.append(row)
             print(row, flush=True)
     if not args.skip_train:
-        for model in MODELS:
+        for model in only or MODELS:
             rows.append(default_run(model, evaluate=not args.no_eval, eval_n=args.eval_n))
             print(rows[-1], flush=True)
-    columns = ["case", "params (M)", "GFLOP/image", "images/s", "GFLOP/s", "% of matmul"]
+    rows = merge_with_previous(rows, only)
+    columns = ["measured", "case", "params (M)", "GFLOP/image", "images/s", "GFLOP/s", "% of matmul"]
     columns += ["epochs", "steps", "train wall (s)", "sample s / 1000", "held-out MSE", "held-out PSNR (dB)"]
     columns += ["FID", "FID floor", "KID", "precision", "recall"]
     columns = [c for c in columns if any(c in r for r in rows)]
@@ -156,7 +170,8 @@ def main() -> None:
         "including data loading and per-epoch sample grids; sample s / 1000: `generate` of 1,000 images "
         "(diffusion: its default sampler and steps); MSE/PSNR over the 500 held-out punks; "
         "FID/KID/precision/recall in the punks attribute-classifier feature space against real punks, "
-        "the floor being real-vs-real between two disjoint halves."
+        "the floor being real-vs-real between two disjoint halves. measured: the day of the row (a run "
+        "with --only keeps the other models' rows from the run before)."
     )
     write_results(
         "images",
@@ -164,8 +179,28 @@ def main() -> None:
         rows,
         columns,
         notes,
-        command="flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images",
+        command=" ".join(["flock /tmp/genlab-cpu.lock .venv/bin/python -m benchmarks.images", *sys.argv[1:]]),
     )
+
+
+def merge_with_previous(rows: list[dict[str, Any]], only: list[str]) -> list[dict[str, Any]]:
+    """With --only, this run's rows in place of the last run's rows of those models; every row
+    carries the day it was measured."""
+    today = time.strftime("%Y-%m-%d")
+    rows = [{"measured": today, **r} for r in rows]
+    path = RESULTS_DIR / "images.json"
+    if not only or not path.exists():
+        return rows
+    previous = json.loads(path.read_text())
+    day = str(previous.get("machine", {}).get("date", ""))[:10]
+    fresh = {r["case"] for r in rows}
+    merged = []
+    for old in previous["rows"]:
+        if old["case"] in fresh:
+            merged.append(next(r for r in rows if r["case"] == old["case"]))
+        elif not any(old["case"].startswith(m.upper() + " ") for m in only):
+            merged.append({"measured": day, **old})
+    return merged + [r for r in rows if r["case"] not in {m["case"] for m in merged}]
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "vae": {"latent_dim": 32, "epochs": 20, "lr": 2e-3, "base_width": 32},
     "gan": {"latent_dim": 64, "epochs": 10, "lr": 1.5e-3, "base_width": 32},
     # no latent_dim: a diffusion model starts from noise of the image's own shape
-    "diffusion": {"latent_dim": None, "epochs": 14, "lr": 1e-3, "base_width": 32},
+    "diffusion": {"latent_dim": None, "epochs": 14, "lr": 2e-3, "base_width": 32},
 }
 # A conditional VAE whose KL term weighs as little as a plain one's keeps the class in its code and
 # ignores the condition; README (Conditional models) has the measurements behind this value.
