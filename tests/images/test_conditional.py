@@ -264,6 +264,11 @@ def test_sample_evaluate_interpolate_and_edit_commands(runs, tmp_path, monkeypat
 
 def test_a_conditional_vae_samples_its_prior_a_little_shrunk_and_sample_can_change_it(runs):
     assert ImageTrainConfig(model="vae", data="mnist", condition="labels").resolved().temperature == 0.8
+    assert ImageTrainConfig(model="diffusion", data="mnist", condition="labels").resolved().lr == 1e-3
+    assert ImageTrainConfig(model="diffusion", data="mnist").resolved().lr == 2e-3
+    assert (
+        ImageTrainConfig(model="diffusion", data="mnist", condition="labels", lr=3e-3).resolved().lr == 3e-3
+    )
     for model, condition in (("vae", "none"), ("gan", "labels"), ("gan", "none")):
         assert ImageTrainConfig(model=model, data="mnist", condition=condition).resolved().temperature == 1.0
     with pytest.raises(GenlabError, match="--temperature 0: use a scale above 0"):

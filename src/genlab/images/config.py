@@ -78,6 +78,8 @@ CONDITIONAL_VAE_BETA = 10.0
 # Its prior draws land less often between classes when shrunk a little: README (Conditional models)
 CONDITIONAL_VAE_TEMPERATURE = 0.8
 LR_SCHEDULES = ("constant", "cosine")
+# The unconditional denoiser's 2e-3 made the conditional one follow its condition less: README (Diffusion)
+CONDITIONAL_DIFFUSION_LR = 1e-3
 # A GAN shown images without their condition follows the condition less: README (Conditional models)
 CONDITION_DROPOUT = 0.1
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
@@ -120,7 +122,11 @@ class ImageTrainConfig:
         None, "Epochs. With --resume: train up to this many.", none_means=per_model("epochs")
     )
     batch_size: int = option(64, "Images per step.")
-    lr: float | None = option(None, "Adam learning rate (GAN: generator).", none_means=per_model("lr"))
+    lr: float | None = option(
+        None,
+        "Adam learning rate (GAN: generator).",
+        none_means=per_model("lr") + f"; diffusion with --condition {CONDITIONAL_DIFFUSION_LR:g}",
+    )
     lr_schedule: str = option(
         "constant",
         "constant, or cosine: the learning rate falls from --lr (and --lr-d) to 0 along a half cosine "
@@ -255,6 +261,8 @@ class ImageTrainConfig:
                     f"shape ({cfg.channels}x{cfg.size}x{cfg.size} = {noise} values); leave --latent-dim out"
                 )
             cfg.latent_dim = noise
+        if self.model == "diffusion" and cfg.condition != "none" and not cfg.lr:
+            cfg.lr = CONDITIONAL_DIFFUSION_LR
         for name in ("latent_dim", "epochs", "lr", "base_width"):
             if not getattr(cfg, name):
                 setattr(cfg, name, defaults[name])
