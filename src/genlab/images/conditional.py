@@ -36,6 +36,7 @@ from genlab.core.progress import say
 from genlab.core.rundir import RunDir
 from genlab.images.conditions import ConditionSpace, seen_in
 from genlab.images.features import FeatureExtractor, get_extractor
+from genlab.images.figures import temperature_suffix
 from genlab.images.metrics import fid
 from genlab.images.plots import plot_conditional, plot_interpolations
 from genlab.images.runs import (
@@ -127,8 +128,8 @@ def conditional_grid(
     c = torch.from_numpy(np.repeat(vectors, n, axis=0))
     images = decode_latents(model, z, seed=seed, conditions=c, guidance=_guidance(cfg, guidance))
     strips = images.reshape(rows, n, cfg.channels, cfg.size, cfg.size).numpy()
-    scaled = "" if temperature is None else f"_temp{temperature:g}"
-    path = Path(out) if out else run.figures_dir / f"samples_asked_seed{seed}{scaled}.png"
+    name = f"samples_asked_seed{seed}{temperature_suffix(temperature)}.png"
+    path = Path(out) if out else run.figures_dir / name
     title = f"{cfg.model} on {cfg.data}: asked for one condition per row{_guided(cfg, guidance)}"
     return plot_interpolations(
         strips, path, title, row_labels=names, xlabel=f"{n} draws (same noise per column)"

@@ -87,7 +87,7 @@ def sample_grid(
         raise GenlabError(f"--n {n}: ask for at least one image")
     run = _open(run)
     images = to_uint8_nhwc(_generate(run, n, seed, checkpoint, steps, sampler, temperature).numpy())
-    name = f"samples_seed{seed}{_suffix(checkpoint)}{_temperature_suffix(temperature)}.png"
+    name = f"samples_seed{seed}{_suffix(checkpoint)}{temperature_suffix(temperature)}.png"
     path = save_grid(images, Path(out) if out else run.figures_dir / name)
     if each:
         folder = Path(each)
@@ -111,7 +111,8 @@ def _generate(
     return generate(model, n, seed, steps=steps, sampler=sampler, temperature=temperature)
 
 
-def _temperature_suffix(temperature: float | None) -> str:
+def temperature_suffix(temperature: float | None) -> str:
+    """'' for the run's own --temperature, else '_tempT', so grids drawn at another one sit beside it."""
     return "" if temperature is None else f"_temp{temperature:g}"
 
 

@@ -120,9 +120,12 @@ def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def build_model(cfg: ImageTrainConfig) -> nn.Module:
-    """The model a config describes; a conditional run trained without condition dropout also keeps
-    its training images' conditions (`condition_bank`, uint8 (N, K)), which its unasked draws use."""
+    """The model a config describes, sampling at its --temperature; a conditional run trained without
+    condition dropout also keeps its training images' conditions (`condition_bank`, uint8 (N, K)),
+    which its unasked draws use."""
     model = _build_network(cfg)
+    if model.kind in ("vae", "gan"):
+        model.temperature = cfg.temperature
     bank = cfg.extra.get("condition_bank")
     if bank and getattr(model, "cond_dim", 0):
         model.register_buffer("condition_bank", torch.zeros(bank, model.cond_dim, dtype=torch.uint8))
@@ -148,9 +151,7 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
     if cfg.model == "cae":
         return ConvAutoencoder(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     if cfg.model == "vae":
-        vae = VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
-        vae.temperature = cfg.temperature
-        return vae
+        return VAE(**common, **widths, norm=cfg.norm, dropout=cfg.dropout)
     if cfg.model == "diffusion":
         return Diffusion(
             cfg.size,
@@ -170,7 +171,7 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
             f"{', '.join(MODELS)} (a run from a newer genlab, or an edited config?)"
         )
     d_norm = "none" if cfg.spectral and cfg.norm == "batch" else cfg.norm
-    gan = GAN(
+    return GAN(
         **common,
         **widths,
         d_norm=d_norm,
@@ -178,8 +179,6 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
         dropout=cfg.dropout,
         minibatch_std=cfg.minibatch_std,
     )
-    gan.temperature = cfg.temperature
-    return gan
 
 
 def set_temperature(model: nn.Module, temperature: float | None) -> None:

@@ -173,24 +173,24 @@ class ImageTrainer:
         if c is not None and self.cfg.condition_dropout > 0:
             keep = torch.rand(len(c), device=c.device) >= self.cfg.condition_dropout
             c = c * keep[:, None].to(c.dtype)
-        factor = self._lr_factor()
-        for opt, base in zip(self.optimizers, self.base_lrs, strict=True):
-            for group in opt.param_groups:
-                group["lr"] = base * factor
+        scheduled = self.cfg.lr_schedule != "constant"
+        if scheduled:
+            factor = self._lr_factor()
+            for opt, base in zip(self.optimizers, self.base_lrs, strict=True):
+                for group in opt.param_groups:
+                    group["lr"] = base * factor
         if self.cfg.model == "gan":
             stats = self._gan_step(x, c)
         elif self.cfg.model == "diffusion":
             stats = self._diffusion_step(x, c)
         else:
             stats = self._ae_step(x, c)
-        if self.cfg.lr_schedule != "constant":
+        if scheduled:
             stats["lr"] = self.base_lrs[0] * factor
         return stats
 
     def _lr_factor(self) -> float:
-        """--lr-schedule: the share of --lr (and --lr-d) this step trains with."""
-        if self.cfg.lr_schedule == "constant":
-            return 1.0
+        """--lr-schedule cosine: the share of --lr (and --lr-d) this step trains with."""
         total = self.cfg.epochs * self.steps_per_epoch
         return 0.5 * (1.0 + math.cos(math.pi * min(self.step, total) / total))
 
