@@ -56,7 +56,7 @@ class ArithConfig:
         "trained on random train-pool handwriting, so it draws their average) or handwriting (a "
         "conditional head that writes every answer anew, in the style of a real train-pool writer).",
     )
-    style_dim: int = option(16, "Size of the handwriting style code (--answer-style handwriting).")
+    style_dim: int = option(64, "Size of the handwriting style code (--answer-style handwriting).")
     # README (Arithmetic, "How answers are drawn") says what each weight measured
     style_kl: float = option(
         0.0,
