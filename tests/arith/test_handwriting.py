@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 from test_arith_cli import TINY as TINY_OPTIONS
 from test_arith_models import batch, tiny  # noqa: F401  (the batch fixture)
 from typer.testing import CliRunner
@@ -19,8 +20,9 @@ from genlab.arith.handwriting import (
     query_style_closeness,
     style_measures,
 )
+from genlab.arith.model import CellCritic
 from genlab.arith.problem import ArithSpec, GlyphBank
-from genlab.arith.train import loss_fn
+from genlab.arith.train import adversarial_loss, loss_fn
 from genlab.cli import app
 from genlab.core.errors import GenlabError
 from genlab.core.feature_distances import mean_pairwise_distance
@@ -153,6 +155,63 @@ def test_new_writers_take_the_style_of_a_real_drawing_of_the_character_written(b
     assert styles.shape == (2, model.spec.answer_len, 5) and 0 <= styles[..., 0].min() < 1
     first = model.predict(batch["qtok"][:2], style=styles)
     assert torch.equal(first, model.predict(batch["qtok"][:2], style=styles.clone()))
+
+
+def test_the_critic_learns_from_its_own_loss_and_the_head_through_it(batch):  # noqa: F811
+    torch.manual_seed(0)
+    model = tiny("text2img", decoder="repeat", style_dim=4)
+    critic = CellCritic(model.spec.vocab_size)
+    x, y, chars = batch["qtok"], batch["aimg"], batch["atok"]
+
+    def grads(weight: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        model.zero_grad()
+        critic.zero_grad()
+        torch.manual_seed(1)  # the same style-code draws for both weights
+        logits = model(x, y, with_aux=True, chars=chars)
+        adversarial_loss(critic, logits, y, chars, weight).backward()
+        head = [p.grad.clone() for p in model.head.parameters() if p.grad is not None]
+        return [p.grad.clone() for p in critic.parameters()], head
+
+    critic_alone, head_alone = grads(0.0)
+    critic_with, head_with = grads(5.0)
+    # the answer's term reaches the head through the critic but never moves the critic itself
+    assert all(torch.equal(a, b) for a, b in zip(critic_alone, critic_with, strict=True))
+    assert all(not g.any() for g in head_alone) and sum(float(g.abs().sum()) for g in head_with) > 0
+    assert critic(y, chars).shape == chars.shape
+    # a projection critic: the same drawing judged as another character scores differently
+    torch.nn.init.normal_(critic.embed.weight)
+    assert not torch.allclose(critic(y, chars), critic(y, (chars + 1) % model.spec.vocab_size))
+
+
+def test_a_run_with_a_critic_trains_resumes_and_answers(tmp_path):
+    out = tmp_path / "t2i-adv"
+    options = [
+        "arith", "train", "--task", "text2img", "--out", str(out), *TINY_OPTIONS, "--answer-style",
+        "handwriting", "--style-dim", "4", "--style-adv", "0.1", "--train-frac", "0.5",
+    ]  # fmt: skip
+    result = runner.invoke(app, [*options, "--steps", "20"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["style_adv"] == 0.1
+    assert "critic" in torch.load(out / "state.pt", weights_only=False)  # resume continues the critic
+    assert not any(k.startswith("critic") for k in load_file(str(out / "model.safetensors")))
+    result = runner.invoke(app, [*options, "--resume", "--steps", "40"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    steps = [json.loads(line).get("step") for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(s for s in steps if s) >= 40
+    asked = runner.invoke(
+        app, ["arith", "ask", str(out), "12+7", "--n", "2", "--write", str(tmp_path / "a.png")]
+    )
+    assert asked.exit_code == 0, asked.output + repr(asked.exception)
+    from genlab.arith.runs import load_config
+    from genlab.core.rundir import RunDir
+
+    stored = json.loads((out / "config.json").read_text())
+    del stored["config"]["style_adv"]  # as runs saved before the critic existed
+    (out / "config.json").write_text(json.dumps(stored))
+    assert load_config(RunDir.open(out, "arith")).style_adv == 0.0
+    bad = runner.invoke(app, [*options, "--style-adv", "-1"])
+    assert isinstance(bad.exception, GenlabError) and "--style-adv -1:" in str(bad.exception)
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,13 @@ class ArithConfig:
         "Weight of the handwriting style code's KL term to N(0, 1) (1: the VAE's ELBO; 0: none, the "
         "head is a conditional autoencoder and new writers come from --writers only).",
     )
+    # README (Arithmetic, "How answers are drawn") says what each weight measured
+    style_adv: float = option(
+        0.02,
+        "Weight of an adversarial term on handwriting answers: a small critic of answer cells, trained "
+        "alongside, judges each drawing against real drawings of its character (sharper strokes; 0: none, "
+        "img2img's default).",
+    )
     writers: int = option(
         256,
         "Handwriting answers in a new writer's style take the style of one of this many real "
@@ -222,6 +229,8 @@ class ArithConfig:
             raise GenlabError(f"--style-kl {self.style_kl}: use 0 or more (1 is the ELBO's weight)")
         if self.writers < 0:
             raise GenlabError(f"--writers {self.writers}: use 0 (the prior) or more drawings per character")
+        if self.style_adv < 0:
+            raise GenlabError(f"--style-adv {self.style_adv:g}: use 0 (no critic) or more")
         if self.answer_style == "handwriting" and self.writers == 0 and self.style_kl == 0:
             raise GenlabError(
                 "--writers 0 draws new writers from the N(0, 1) prior, which only a KL term makes them "
@@ -256,8 +265,16 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500, "swap_operands": True},
     # handwriting answers in the query's style (--keep-style) average the codes of the query's digits,
-    # which only a latent space the KL term keeps smooth makes meaningful
-    "img2img": {"decoder": "repeat", "lr": 2e-3, "steps": 3000, "style_kl": 1.0, **IMAGE_INPUT_DEFAULTS},
+    # which only a latent space the KL term keeps smooth makes meaningful; the critic that sharpens
+    # text2img's answers cost img2img's read-back
+    "img2img": {
+        "decoder": "repeat",
+        "lr": 2e-3,
+        "steps": 3000,
+        "style_kl": 1.0,
+        "style_adv": 0.0,
+        **IMAGE_INPUT_DEFAULTS,
+    },
 }
 
 

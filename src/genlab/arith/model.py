@@ -145,6 +145,33 @@ class StyleEncoder(nn.Module):
         return mean.reshape(*lead, -1), log_var.clamp(-10.0, 10.0).reshape(*lead, -1)
 
 
+class CellCritic(nn.Module):
+    """Drawings (..., 28, 28) in [0, 1] of characters (...) -> (...) logits of "a real drawing of
+    this character": the adversary of handwriting answers (--style-adv), trained beside the model
+    and kept in the resume point only, as it never answers anything. A projection critic
+    (Miyato & Koyama 2018): an unconditional score of the drawing plus the match of its features
+    with the character's embedding, so a sharp 7 drawn where a 1 was asked still scores low."""
+
+    def __init__(self, vocab_size: int, channels: int = 32) -> None:
+        super().__init__()
+        features = 2 * channels * 7 * 7
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, channels, 4, 2, 1),  # C x 14 x 14
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, 2 * channels, 4, 2, 1),  # 2C x 7 x 7
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+        )
+        self.score = nn.Linear(features, 1)
+        self.embed = nn.Embedding(vocab_size, features)
+        nn.init.zeros_(self.embed.weight)
+
+    def forward(self, cells: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
+        f = self.conv(cells.reshape(-1, 1, 28, 28))
+        logits = self.score(f)[:, 0] + (self.embed(chars.reshape(-1)) * f).sum(-1) / f.shape[-1] ** 0.5
+        return logits.reshape(chars.shape)
+
+
 def kl_to_prior(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(log_var)) || N(0, I)) summed over the code, averaged over the cells (nats)."""
     return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(-1).mean()

@@ -55,6 +55,7 @@ LEGACY_CONFIG = {
     "attention": False,
     "aux_text": False,
     "patience": None,  # runs from before early stopping trained their whole schedule
+    "style_adv": 0.0,  # handwriting runs from before the critic trained without one
 }
 
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import classifier_for
 from genlab.arith.inference import validator
-from genlab.arith.model import ArithModel, build_model, read_query_cells
+from genlab.arith.model import ArithModel, CellCritic, build_model, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split, swapped_twins
 from genlab.arith.runs import KIND, load_config, model_spec, task_data
 from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
@@ -71,10 +71,20 @@ class Batches:
     """Turns query indices into model inputs and targets for one task, drawing fresh handwriting."""
 
     def __init__(
-        self, config: ArithConfig, data: TaskData, model: ArithModel, device: torch.device, net: Any = None
+        self,
+        config: ArithConfig,
+        data: TaskData,
+        model: ArithModel,
+        device: torch.device,
+        net: Any = None,
+        critic: CellCritic | None = None,
+        critic_net: Any = None,
     ) -> None:
         self.config, self.data, self.model, self.device = config, data, model, device
         self.net = model if net is None else net  # what a training step calls (DDP around the model)
+        # the handwriting critic (--style-adv) and what a step calls (DDP around it when parallel)
+        self.critic = critic
+        self.critic_net = critic if critic_net is None else critic_net
         self.in_image = model.spec.input_kind == "image"
         self.out_image = model.spec.output_kind == "image"
         self.features = None
@@ -154,6 +164,40 @@ def loss_fn(
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
+# the critic's learning rate, as a share of the model's (a critic at the handwriting head's peak rate
+# of 1e-2 swings between calling everything real and everything fake)
+CRITIC_LR_SCALE = 0.1
+# the critic judges the answers of this many queries of each batch (the first: batches are shuffled),
+# as judging every cell would double the cost of a step
+CRITIC_QUERIES = 64
+
+
+def adversarial_loss(
+    critic: CellCritic,
+    logits: Any,
+    real: torch.Tensor,
+    chars: torch.Tensor,
+    weight: float,
+    critic_net: Any = None,
+) -> torch.Tensor:
+    """The critic's loss plus `weight` times the answer's (non-saturating GAN losses) in one term
+    that a single backward pass can take: the critic learns to tell real drawings (B, Ta, 28, 28)
+    of `chars` (B, Ta) from the model's (pixel `logits`), those of the first CRITIC_QUERIES
+    queries, and the model, through a copy of the critic whose weights get no gradient, to draw
+    what it calls real. `critic_net` is what the step calls for the critic's own loss (a DDP
+    wrapper around `critic`; None: the critic)."""
+    pixels = logits[0] if isinstance(logits, tuple) else logits
+    drawn = torch.sigmoid(pixels[:CRITIC_QUERIES])
+    real, chars = real[:CRITIC_QUERIES], chars[:CRITIC_QUERIES]
+    frozen = {name: p.detach() for name, p in critic.named_parameters()}
+    fooled = F.softplus(-torch.func.functional_call(critic, frozen, (drawn, chars))).mean()
+    judge = critic if critic_net is None else critic_net
+    judged = judge(torch.cat([real, drawn.detach()]), torch.cat([chars, chars]))
+    real_score, fake_score = judged.chunk(2)
+    critic_loss = F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
+    return critic_loss + weight * fooled
+
+
 Validate = Callable[[ArithModel], dict[str, float]]
 
 
@@ -207,7 +251,6 @@ def fit(
     """The training loop: epochs of optimizer steps, a validation (the callback) and a checkpoint
     every `eval_every` steps and after the last epoch. Knows nothing of how answers are scored.
     `threads` is looked at again at every validation (a neighbour may have started or stopped)."""
-    params = [p for p in model.parameters() if p.requires_grad]
     scaler = grad_scaler(batches.device, config.precision)
     train_idx = batches.data.split.train
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
@@ -226,20 +269,28 @@ def fit(
         # (1) one epoch of steps
         for i in range(0, len(order), config.batch_size):
             idx = shard(order[i : i + config.batch_size], ranks)  # this process's part of the batch
+            lr = _lr_at(pos.step, pos.planned_epochs * steps_per_epoch, config.lr)
             for group in opt.param_groups:
-                group["lr"] = _lr_at(pos.step, pos.planned_epochs * steps_per_epoch, config.lr)
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             x, y, tokens = batches.make(idx, rng, gen)
             with autocast(batches.device, config.precision):
                 logits = batches.logits(x, y, tokens)
-                loss = loss_fn(logits, y, not out_text, tokens, config.style_kl)
+                loss = loss_fn(logits, y, not out_text, tokens, config.style_kl)  # the answer's, logged
+                total = loss
+                if batches.critic is not None:
+                    adversarial = adversarial_loss(
+                        batches.critic, logits, y, tokens, config.style_adv, batches.critic_net
+                    )
+                    total = loss + adversarial
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(total).backward()
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            for group in opt.param_groups:  # the critic's gradients are clipped on their own
+                torch.nn.utils.clip_grad_norm_(group["params"], 1.0)
             scaler.step(opt)
             scaler.update()
             pos.step += 1
-            check_finite_loss("loss", loss.item(), pos.step)
+            check_finite_loss("loss", total.item(), pos.step)
             total_loss += loss.item() * len(idx)
             seen += len(idx)
             if out_text:
@@ -294,7 +345,10 @@ def fit(
             pos.best = val["val_acc"]
             run.save_weights(model, "model")
         pos.stopped = early_stop(val["val_acc"], pos.since_best, config)
-        run.save_checkpoint(model, {"optimizer": opt.state_dict(), "rng": rng_state(), **_stored(pos)})
+        critic = {"critic": batches.critic.state_dict()} if batches.critic is not None else {}
+        run.save_checkpoint(
+            model, {"optimizer": opt.state_dict(), "rng": rng_state(), **critic, **_stored(pos)}
+        )
         run.save_numbered(model, "step", pos.step, config.keep_every)  # checkpoints/step_######
         pos.epoch += 1
         if pos.stopped:
@@ -410,10 +464,15 @@ def _train_locked(
     model.to(device)
     if mspec.input_kind == "image" and not config.finetune_cnn:
         model.cell_encoder.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    critic = None
+    if mspec.style_dim and config.style_adv > 0:
+        critic = CellCritic(mspec.vocab_size).to(device)
+        if checkpoint is not None:
+            critic.load_state_dict(checkpoint[1]["critic"])
+    opt = torch.optim.AdamW(_param_groups(model, critic, config), lr=config.lr)
     net = compiled(wrap(model, ranks, device, find_unused=True), config.compile)
-    batches = Batches(config, data, model, device, net)
+    critic_net = wrap(critic, ranks, device) if critic is not None else None
+    batches = Batches(config, data, model, device, net, critic, critic_net)
 
     steps_per_epoch = math.ceil(len(data.split.train) / config.batch_size)
     planned = config.epochs or max(1, math.ceil(config.steps / steps_per_epoch))
@@ -475,6 +534,17 @@ def _train_locked(
         f"{pos.elapsed:.0f}s of training"
     )
     return run
+
+
+def _param_groups(model: ArithModel, critic: CellCritic | None, config: ArithConfig) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups: the model's trainable weights, and a handwriting critic's
+    at a fraction of the learning rate and without weight decay (which would pull it towards
+    calling every drawing equally real)."""
+    main = [p for p in model.parameters() if p.requires_grad]
+    groups: list[dict[str, Any]] = [{"params": main, "weight_decay": config.weight_decay}]
+    if critic is not None:
+        groups.append({"params": list(critic.parameters()), "weight_decay": 0.0, "lr_scale": CRITIC_LR_SCALE})
+    return groups
 
 
 def _repair_best_weights(run: RunDir) -> None:
