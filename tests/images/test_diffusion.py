@@ -309,6 +309,13 @@ def test_reconstruct_interpolate_latent_map_and_progress_work_on_a_diffusion_run
     assert (figures / "progress.png").exists()
 
 
+def test_reconstruct_scores_only_the_first_held_out_images_when_asked(run):
+    result = invoke("images", "reconstruct", run, "--scored", 1)
+    assert "held-out images: 1" in result.output
+    refused = runner.invoke(app, ["images", "reconstruct", str(run), "--scored", "0"])
+    assert isinstance(refused.exception, GenlabError) and "--scored 0" in str(refused.exception)
+
+
 def test_evaluate_scores_a_diffusion_run_beside_the_floor(run):
     result = invoke("images", "evaluate", run, "--features", "pixels", "--n", 16)
     assert "FID" in result.output and "diffusion run" in result.output

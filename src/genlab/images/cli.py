@@ -156,13 +156,16 @@ def sample(
 def reconstruct(
     run: Path = RUN,
     n: int = typer.Option(16, "--n", help="How many held-out images the figure shows."),
+    scored: int | None = typer.Option(
+        None, help="Score only the first N held-out images (default: all; diffusion inverts each one)."
+    ),
     out: Path | None = OUT,
 ) -> None:
     """Originals vs reconstructions of held-out images; prints mean MSE and PSNR (CAE, VAE; diffusion:
     each image inverted to its noise and sampled back)."""
     from genlab.images.figures import reconstruction_figure
 
-    path, scores = reconstruction_figure(run, n=n, out=out)
+    path, scores = reconstruction_figure(run, n=n, out=out, scored=scored)
     typer.echo(f"held-out images: {scores['n']}  MSE {scores['mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
     typer.echo(path)
 

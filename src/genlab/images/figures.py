@@ -122,10 +122,12 @@ def _suffix(checkpoint: str) -> str:
 
 
 def reconstruction_figure(
-    run: RunDir | Path | str, n: int = 16, out: Path | str | None = None
+    run: RunDir | Path | str, n: int = 16, out: Path | str | None = None, scored: int | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    """Held-out originals vs reconstructions (figures/reconstructions.png) and the scores over all
-    held-out images: {'mse', 'psnr', 'n'}; the scores are also appended to metrics.jsonl."""
+    """Held-out originals vs reconstructions (figures/reconstructions.png) and the scores over the
+    first `scored` held-out images (None: all): {'mse', 'psnr', 'n'}; the scores are also appended to
+    metrics.jsonl. A diffusion model reconstructs by inverting to noise and sampling back, dozens of
+    network calls per image, so `scored` keeps that affordable."""
 
     run = _open(run)
     model, cfg = load_trained(run)
@@ -134,6 +136,10 @@ def reconstruction_figure(
             f"{run.path} is a GAN: it has no encoder, so it cannot reconstruct (use cae, vae or diffusion)"
         )
     test = heldout_images(run)
+    if scored is not None:
+        if scored < 1:
+            raise GenlabError(f"--scored {scored}: score at least 1 held-out image")
+        test = test[:scored]
     original = to_float(test)
 
     recon = reconstruct(model, original)
