@@ -174,12 +174,13 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
         say(f"== {model.upper()} on {plan.image_data}")
         run = _image_run(plan, model, path)
         sample_grid(run, n=64, seed=plan.seed)
-        inversions = plan.diffusion_inversions if model == "diffusion" else None
+        inverts = model == "diffusion"
         if model != "gan":
-            reconstruction_figure(run, scored=inversions)
+            reconstruction_figure(run, scored=plan.diffusion_inversions if inverts else None)
         for mode in ("linear", "slerp"):
             interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
-        latent_map_figure(run, n=min(plan.latent_map_n, inversions or plan.latent_map_n), seed=plan.seed)
+        map_n = min(plan.latent_map_n, plan.diffusion_inversions) if inverts else plan.latent_map_n
+        latent_map_figure(run, n=map_n, seed=plan.seed)
         progress_figure(run)
         if model == "diffusion":
             denoise_figure(run, n=4, seed=plan.seed)
