@@ -68,7 +68,7 @@ def test_per_task_options_are_exactly_those_a_task_changes_and_help_shows_each_t
     ]
     assert set(per_task_defaults()) == {name for group in changed for values in group for name in values}
     shown = (
-        "per task: 2 for text2text, img2text; else 1; text2text with 8,000+ training queries: 1; "
+        "per task: 2 for text2text, img2text; else 1; text2text, img2text with 8,000+ training queries: 1; "
         "--arch transformer: 2"
     )
     assert per_task_defaults()["enc_layers"] == shown
@@ -87,7 +87,9 @@ def test_data_size_and_model_defaults_apply_unless_the_user_sets_the_option():
     assert (asked.hidden, asked.enc_layers, asked.lr) == (64, 2, 2e-3)  # the model's needs beat the size rule
     assert ArithConfig.for_task("text2text", arch="transformer", enc_layers=1).enc_layers == 1
     assert ArithConfig.for_task("text2text", arch="transformer", lr=5e-4).lr == 5e-4
-    assert ArithConfig.for_task("img2text").hidden == 256  # the rule is text2text's only
+    # img2text reads each cell as one character, so the text2text rule is its rule too
+    assert ArithConfig.for_task("img2text") == dataclasses.replace(big, task="img2text")
+    assert ArithConfig.for_task("img2img").hidden == 256  # the rule is the text-answer tasks' only
     assert ArithConfig.for_task("text2img", answer_style="handwriting").lr == 1e-2
     assert ArithConfig.for_task("text2img", answer_style="handwriting", lr=3e-3).lr == 3e-3
     assert ArithConfig.for_task("text2img").lr == 2e-3
@@ -152,11 +154,12 @@ def test_a_model_spec_stored_before_its_newer_fields_rebuilds_as_it_was_trained(
         "cnn_width",
         "style_dim",
         "writers",
+        "hard_reading",
     ):
         del stored[key]
     old = Seq2SeqSpec.from_stored({**stored, "attention_heads": 1})
     assert (old.reverse_answer, old.attention, old.cell_features, old.cnn_width) == (False, False, 128, 16)
-    assert old.style_dim == 0 and old.writers == 0
+    assert old.style_dim == 0 and old.writers == 0 and not old.hard_reading
     assert Seq2SeqSpec.from_stored(spec.to_dict()) == spec
     with pytest.raises(TypeError):
         Seq2SeqSpec(input_kind="text", output_kind="text", vocab_size=13, query_len=5, answer_len=3)

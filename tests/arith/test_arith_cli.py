@@ -172,8 +172,12 @@ def test_image_models_read_cells_with_the_glyph_classifier_they_were_trained_wit
 
     default = model_spec(ArithConfig.for_task("img2text"))
     assert (default.cnn_width, default.cell_features) == (64, 256)  # the wide default reader
+    assert (
+        default.hard_reading and not model_spec(ArithConfig.for_task("img2text", reading="soft")).hard_reading
+    )
     stored = json.loads((i2t / "config.json").read_text())
     assert (stored["config"]["model"]["cnn_width"], stored["config"]["glyph_width"]) == (16, 16)
+    assert stored["config"]["reading"] == "hard" and stored["config"]["model"]["hard_reading"]
     # a run saved before the reader's width was an option used the width-16, 128-feature reader
     old = tmp_path / "old"
     shutil.copytree(i2t, old)
@@ -186,6 +190,17 @@ def test_image_models_read_cells_with_the_glyph_classifier_they_were_trained_wit
         assert result.exit_code == 0, result.output
         accuracy[run] = json.loads((run / "evaluation.json").read_text())["accuracy"]
     assert accuracy[old] == accuracy[i2t]
+    # a run saved before --reading existed fed the reader's probabilities, and still does
+    from genlab.arith.runs import load_config
+    from genlab.core.rundir import RunDir
+
+    del stored["config"]["reading"]
+    (old / "config.json").write_text(json.dumps(stored))
+    assert load_config(RunDir.open(old, "arith")).reading == "soft"
+    bad = runner.invoke(
+        app, ["arith", "train", "--task", "img2text", "-o", str(tmp_path / "x"), "--reading", "fuzzy"]
+    )
+    assert isinstance(bad.exception, GenlabError) and "--reading 'fuzzy'" in str(bad.exception)
 
 
 def test_validation_with_cached_cell_readings_matches_reading_the_cells_each_time(i2t):

@@ -31,6 +31,7 @@ TINY = {
     "cnn_width": 16,
     "style_dim": 0,
     "writers": 0,
+    "hard_reading": False,
 }
 
 
@@ -203,3 +204,23 @@ def test_specs_stored_before_the_transformer_load_their_recurrent_cell():
     stored["cell"] = "lstm"
     spec = Seq2SeqSpec.from_stored(stored)
     assert spec.arch == "lstm" and isinstance(build_model(spec).encoder, torch.nn.LSTM)
+
+
+def test_hard_reading_enters_each_cell_as_the_character_the_reader_reads():
+    torch.manual_seed(0)
+    vocab = len(SPEC.vocab)
+    tokens = torch.tensor([[1, 4, 10, 7, 2], [0, 0, 11, 9, 3]])
+    read = torch.nn.functional.one_hot(tokens, vocab).float()
+    confident = 0.98 * read + 0.02 / vocab
+    unsure = 0.55 * read + 0.45 / vocab  # the same argmax, far less peaked (unseen handwriting)
+    hard = tiny("img2text", hard_reading=True)
+    assert torch.allclose(hard.embed_cell_features(confident), hard.embed_cell_features(unsure))
+    assert torch.allclose(hard.embed_cell_features(unsure), hard.in_proj(read))
+    soft = tiny("img2text", hard_reading=False)
+    assert not torch.allclose(
+        soft.embed_cell_features(confident), soft.embed_cell_features(unsure), atol=1e-3
+    )
+    # a reader that trains (--finetune-cnn) still gets the probabilities' gradient, straight through
+    probs = unsure.clone().requires_grad_(True)
+    hard.embed_cell_features(probs).sum().backward()
+    assert probs.grad is not None and probs.grad.abs().sum() > 0

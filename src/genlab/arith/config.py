@@ -112,6 +112,12 @@ class ArithConfig:
         "negated, for a-b): exact augmentation that doubles what a small training set shows.",
         flags="--swap-operands/--no-swap-operands",
     )
+    # README (Arithmetic, Models) says what each measured
+    reading: str = option(
+        "hard",
+        "Image queries: hard (each cell enters as the one character the glyph reader reads) or soft (as "
+        "the reader's class probabilities).",
+    )
     finetune_cnn: bool = option(
         False, "Train the per-cell CNN too (slower).", flags="--finetune-cnn/--frozen-cnn"
     )
@@ -191,6 +197,8 @@ class ArithConfig:
                 "--answer-style handwriting draws the character its --aux-text head predicts: "
                 "leave --no-aux-text out"
             )
+        if self.reading not in ("hard", "soft"):
+            raise GenlabError(f"--reading {self.reading!r}: use hard or soft")
         if self.decoder not in ("autoregressive", "repeat"):
             raise GenlabError(f"--decoder {self.decoder!r}: use autoregressive or repeat")
         for name in (
@@ -253,15 +261,16 @@ class ArithConfig:
         return ArithSpec(self.max_int, self.ops, self.layout)
 
 
-# Image-input models underfit (fresh handwriting every epoch), so they keep light weight decay and
-# the notebook's answer order; README (Arithmetic, "Generalizing from few queries") says what the
-# text defaults measured on them.
+# img2img keeps light weight decay and the notebook's answer order; README (Arithmetic,
+# "Generalizing from few queries") says what the text defaults measured on it.
 IMAGE_INPUT_DEFAULTS: dict[str, Any] = {"weight_decay": 1e-4, "reverse_answer": False}
 
-# README (Arithmetic: the sweep table and "Models") says what each of these measured.
+# README (Arithmetic: the sweep table and "Models") says what each of these measured. img2text reads
+# each cell as one character (--reading hard), so its recurrent part learns what text2text's does.
+TEXT_ANSWER_DEFAULTS: dict[str, Any] = {"enc_layers": 2, "lr": 1e-2, "swap_operands": True}
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "text2text": {"enc_layers": 2, "lr": 1e-2, "swap_operands": True},
-    "img2text": {"enc_layers": 2, "swap_operands": True, **IMAGE_INPUT_DEFAULTS},
+    "text2text": TEXT_ANSWER_DEFAULTS,
+    "img2text": TEXT_ANSWER_DEFAULTS,
     # a step renders 3 x batch answer images through transposed convolutions: fewer, costlier steps
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500, "swap_operands": True},
     # handwriting answers in the query's style (--keep-style) average the codes of the query's digits,
@@ -290,9 +299,10 @@ ANSWER_STYLE_DEFAULTS: dict[str, dict[str, Any]] = {"handwriting": {"lr": 1e-2}}
 # with few, the larger two-layer model on the long schedule generalizes better, and training on
 # operand-swapped twins too lets it learn from as few as 1,000 queries. README (Arithmetic,
 # "Speed") says what each measured.
+SMALL_FAST_MODEL = {"hidden": 128, "enc_layers": 1, "steps": 1600, "swap_operands": False}
 LARGE_DATA_DEFAULTS: dict[str, tuple[int, dict[str, Any]]] = {
-    "text2text": (8000, {"hidden": 128, "enc_layers": 1, "steps": 1600, "swap_operands": False}),
-    "img2text": (8000, {"swap_operands": False}),
+    "text2text": (8000, SMALL_FAST_MODEL),
+    "img2text": (8000, SMALL_FAST_MODEL),
     "text2img": (8000, {"swap_operands": False}),
 }
 
@@ -333,9 +343,12 @@ def per_task_defaults() -> dict[str, str]:
     for style, values in ANSWER_STYLE_DEFAULTS.items():
         for name, value in values.items():
             shown[name] += f"; --answer-style {style}: {_shown(value)}"
+    size_rules: dict[tuple[str, int, Any], list[str]] = {}  # (option, least, value) -> the tasks with it
     for task, (least, values) in LARGE_DATA_DEFAULTS.items():
         for name, value in values.items():
-            shown[name] += f"; {task} with {least:,}+ training queries: {_shown(value)}"
+            size_rules.setdefault((name, least, value), []).append(task)
+    for (name, least, value), tasks in size_rules.items():
+        shown[name] += f"; {', '.join(tasks)} with {least:,}+ training queries: {_shown(value)}"
     for arch, values in ARCH_DEFAULTS.items():
         for name, value in values.items():
             shown[name] += f"; --arch {arch}: {_shown(value)}"

@@ -65,6 +65,10 @@ class Seq2SeqSpec:
     # real train-pool drawings of the character written (kept in the model); 0 = from the N(0, 1)
     # prior, whose far draws decode to illegible strokes
     writers: int
+    # image inputs: each cell enters as the one character the glyph reader reads (its argmax, with
+    # the probabilities' gradient passed straight through when the reader trains), not as the
+    # reader's class probabilities; README (Arithmetic, Models) says what it measured
+    hard_reading: bool
 
     # what runs stored before a field existed were built with
     LEGACY: ClassVar[dict[str, Any]] = {
@@ -75,6 +79,7 @@ class Seq2SeqSpec:
         "cnn_width": 16,
         "style_dim": 0,
         "writers": 0,
+        "hard_reading": False,
     }
 
     def to_dict(self) -> dict:
@@ -195,8 +200,9 @@ class ArithModel(nn.Module):
         self.spec = spec
         s = spec
         if s.input_kind == "image":
-            # each cell is read by a glyph classifier; its class probabilities are the cell's input,
-            # so the sequence model sees "soft text" and the CNN can start from the pretrained reader
+            # each cell is read by a glyph classifier; the character it reads (or its class
+            # probabilities, without hard_reading) is the cell's input, so the sequence model sees
+            # text and the CNN can start from the pretrained reader
             self.cell_encoder = GlyphClassifier(s.vocab_size, s.cell_features, s.cnn_width)
             self.in_proj = nn.Linear(s.vocab_size, width)
         else:
@@ -239,14 +245,20 @@ class ArithModel(nn.Module):
             return self.in_embed(query)
         b, t = query.shape[:2]
         feats = self.read_cells(query.reshape(b * t, 1, 28, 28)).view(b, t, -1)
-        return self.in_proj(feats)
+        return self.embed_cell_features(feats)
 
     def read_cells(self, cells: torch.Tensor) -> torch.Tensor:
         """(N, 1, 28, 28) in [0, 1] -> (N, V) class probabilities of each cell."""
         return torch.softmax(self.cell_encoder(cells), -1)
 
     def embed_cell_features(self, feats: torch.Tensor) -> torch.Tensor:
-        """Precomputed cell probabilities (B, Tq, V) -> (B, Tq, E) (training with a frozen cell CNN)."""
+        """Cell probabilities (B, Tq, V), read here or precomputed (training with a frozen cell CNN)
+        -> (B, Tq, E)."""
+        if self.spec.hard_reading:
+            # the reader's probabilities on unseen handwriting are less peaked than on the training
+            # pool; the character it reads is the same kind of input on both
+            read = (feats == feats.amax(-1, keepdim=True)).to(feats.dtype)
+            feats = read + feats - feats.detach()
         return self.in_proj(feats)
 
     def encode(self, embedded: torch.Tensor) -> tuple[Any, ...]:

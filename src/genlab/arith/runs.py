@@ -40,12 +40,13 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         cnn_width=config.glyph_width,
         style_dim=config.style_dim if handwriting else 0,
         writers=config.writers if handwriting else 0,
+        hard_reading=config.reading == "hard",
     )
 
 
 # what runs saved before an option existed did: validated every epoch, wrote answers left to right,
-# read cells with the width-16 glyph classifier, used the notebook's query layout, no attention and
-# no auxiliary character loss
+# read cells with the width-16 glyph classifier as probabilities, used the notebook's query layout,
+# no attention and no auxiliary character loss
 LEGACY_CONFIG = {
     "eval_every": 1,
     "reverse_answer": False,
@@ -56,6 +57,7 @@ LEGACY_CONFIG = {
     "aux_text": False,
     "patience": None,  # runs from before early stopping trained their whole schedule
     "style_adv": 0.0,  # handwriting runs from before the critic trained without one
+    "reading": "soft",  # image-query runs from before hard reading fed the reader's probabilities
 }
 
 

@@ -48,8 +48,8 @@ def sweep_cell_name(task: str, frac: float, enc: int, dec: int, seed: int, arch:
 
 
 HANDWRITING_OPTIONS = (
-    "mnist", "shared_handwriting", "handwriting_test_frac", "augment", "finetune_cnn", "answer_style",
-    "glyph_epochs", "glyph_width", "glyph_features",
+    "mnist", "shared_handwriting", "handwriting_test_frac", "augment", "finetune_cnn", "reading",
+    "answer_style", "glyph_epochs", "glyph_width", "glyph_features",
 )  # fmt: skip
 
 
