@@ -60,8 +60,12 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     assert f"the split sweep's text->text models at 25% and 10% train for {steps}" in note
     assert "at 50%" not in note  # those cells train as long as the defaults do
     for task, overrides in plan.modality_overrides.items():
+        if "steps" not in overrides:  # trains at its defaults
+            assert f"{task} for " not in note
+            continue
         lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
         assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
+    assert "img2text for " not in note  # it stops early at its defaults
     assert "read cells with a width-16 glyph classifier instead of the default width 64" in note
     assert "benchmarks/RESULTS.md" in note
     assert budget_notes(DemoPlan(image_model_overrides={}, split_overrides={}, modality_overrides={})) == []
