@@ -66,7 +66,7 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
         lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
         assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
     assert "img2text for " not in note  # it stops early at its defaults
-    assert "read cells with a width-16 glyph classifier instead of the default width 64" in note
+    assert "read cells with a width-32 glyph classifier instead of the default width 64" in note
     assert "benchmarks/RESULTS.md" in note
     assert budget_notes(DemoPlan(image_model_overrides={}, split_overrides={}, modality_overrides={})) == []
     epochs = MODEL_DEFAULTS["diffusion"]["epochs"]

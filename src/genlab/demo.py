@@ -41,9 +41,9 @@ GENERATIVE = "Generative image models"
 ARITHMETIC = "Sequence-to-sequence arithmetic"
 
 
-# the glyph classifier of the handwriting tasks: the narrow one, as the default (width 64, 30 epochs)
+# the glyph classifier of the handwriting tasks: a narrower one, as the default (width 64, 30 epochs)
 # takes longer than the demo has; README (Arithmetic, Models) says what each width measured
-DEMO_READER: dict[str, Any] = {"glyph_width": 16, "glyph_features": 128, "glyph_epochs": 20}
+DEMO_READER: dict[str, Any] = {"glyph_width": 32, "glyph_features": 128, "glyph_epochs": 20}
 # the diffusion model's epochs on the 2-core plan (its default is in genlab.images.config.MODEL_DEFAULTS)
 DEMO_DIFFUSION_EPOCHS = 6
 
