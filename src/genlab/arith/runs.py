@@ -19,8 +19,9 @@ KIND = "arith"
 def model_spec(config: ArithConfig) -> Seq2SeqSpec:
     spec = config.spec
     handwriting = config.answer_style == "handwriting" and config.task.endswith("img")
+    image_input = config.task.startswith("img")
     return Seq2SeqSpec(
-        input_kind="image" if config.task.startswith("img") else "text",
+        input_kind="image" if image_input else "text",
         output_kind="image" if config.task.endswith("img") else "text",
         vocab_size=len(spec.vocab),
         query_len=spec.query_len,
@@ -40,7 +41,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         cnn_width=config.glyph_width,
         style_dim=config.style_dim if handwriting else 0,
         writers=config.writers if handwriting else 0,
-        hard_reading=config.reading == "hard",
+        hard_reading=image_input and config.reading == "hard",
     )
 
 
