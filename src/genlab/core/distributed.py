@@ -12,6 +12,7 @@ the run directory and prints; logged numbers are averaged over ranks (`mean_over
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Sequence
@@ -66,9 +67,16 @@ def setup(device: torch.device) -> tuple[Ranks, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        # a gloo group left to the interpreter's exit can abort a rank whose peers closed first
+        atexit.register(_leave_process_group)
     if not ranks.is_main:
         set_quiet(True)
     return ranks, device
+
+
+def _leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def check_batch(batch_size: int, ranks: Ranks) -> None:
