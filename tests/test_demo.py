@@ -103,3 +103,16 @@ def test_other_seeds_run_beside_seed_zero():
     assert one.folder_name("arith-splits") == "arith-splits-seed1"
     assert one.report_name() == "report-seed1.html"
     assert DemoPlan.for_device(cpu, quick=True, seed=2).seed == 2
+
+
+def test_the_cpu_plan_trains_the_split_cells_one_per_core(monkeypatch):
+    import torch
+
+    import genlab.demo as demo
+
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: 2)
+    assert DemoPlan.for_device(torch.device("cpu")).split_workers == 2
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: 64)
+    assert DemoPlan.for_device(torch.device("cpu")).split_workers == 6  # one per cell at most
+    assert DemoPlan.for_device(torch.device("cuda")).split_workers == 1
+    assert DemoPlan.for_device(torch.device("cpu"), quick=True).split_workers == 1

@@ -10,6 +10,7 @@ Rerunning is cheap: finished runs are kept and interrupted ones resumed, so a se
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ class DemoPlan:
     # README (The demo and the report) says what each plan measured
     split_overrides: dict[str, Any] = field(default_factory=lambda: {"steps": 1000, "hidden": 128})
     split_frac_overrides: dict[float, dict[str, Any]] = field(default_factory=lambda: {0.5: {"steps": 1600}})
+    # the split cells' small recurrent models keep two threads less busy than two processes of one
+    # thread each do, with the same numbers; README (The demo and the report) says what it measured
+    split_workers: int = 1
     modality_frac: float = 0.5
     # per handwriting task, in the order trained; text2img's and img2img's defaults (1,500 and 3,000
     # steps) would not fit the demo's 15 minutes (img2text stops early at its defaults). text2img and
@@ -136,6 +140,9 @@ class DemoPlan:
         else:
             plan = cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
             plan.name += "; without the diffusion model (`genlab demo --diffusion` adds it)"
+        if device.type == "cpu" and not quick:  # the quick plan's cells train faster than a worker starts
+            cells = len(plan.split_fracs) * len(plan.split_enc_layers)
+            plan.split_workers = max(1, min(cells, os.cpu_count() or 1))
         if seed is not None:
             plan.seed = seed
         return plan
@@ -203,6 +210,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         enc_layers=list(plan.split_enc_layers),
         seeds=[plan.seed],
         frac_overrides=plan.split_frac_overrides,
+        workers=plan.split_workers,
         **plan.split_overrides,
     )
     modalities = out / plan.folder_name("arith-modalities")

@@ -224,3 +224,27 @@ def test_hard_reading_enters_each_cell_as_the_character_the_reader_reads():
     probs = unsure.clone().requires_grad_(True)
     hard.embed_cell_features(probs).sum().backward()
     assert probs.grad is not None and probs.grad.abs().sum() > 0
+
+
+def test_feature_bank_is_read_once_per_reader_and_handwriting(monkeypatch):
+    import genlab.arith.train as train
+    from genlab.core.cache import cache_dir
+
+    mnist = load_mnist("auto", seed=0)
+    bank = GlyphBank.build(SPEC, mnist.images[:200], mnist.labels[:200], seed=0)
+    model = tiny("img2text")
+    first = train.feature_bank(model, bank, copies=2, seed=3)
+    assert first.shape == (2, len(bank.images), len(SPEC.vocab))
+    assert torch.allclose(first.sum(-1), torch.ones(2, len(bank.images)), atol=1e-5)
+    assert list((cache_dir() / "cell_probs").glob("*.npz"))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the cached readings should have been used")
+
+    monkeypatch.setattr(train, "read_query_cells", no_reading)
+    assert torch.equal(train.feature_bank(model, bank, copies=2, seed=3), first)
+    monkeypatch.undo()
+    other_reader = tiny("img2text")  # other weights read differently: not the cached readings
+    with torch.no_grad():
+        other_reader.cell_encoder.head[-1].bias.add_(1.0)
+    assert not torch.equal(train.feature_bank(other_reader, bank, copies=2, seed=3), first)

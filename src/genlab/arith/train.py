@@ -30,6 +30,7 @@ from genlab.arith.inference import validator
 from genlab.arith.model import ArithModel, CellCritic, build_model, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split, swapped_twins
 from genlab.arith.runs import KIND, load_config, model_spec, task_data
+from genlab.core.cache import array_digest, cache_key, load_cached, save_cached
 from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
 from genlab.core.distributed import SINGLE, Ranks, barrier, check_batch, mean_over_ranks, setup, shard, wrap
 from genlab.core.errors import GenlabError
@@ -54,7 +55,16 @@ def _lr_at(step: int, total: int, peak: float) -> float:
 
 @torch.inference_mode()
 def feature_bank(model: ArithModel, bank: GlyphBank, copies: int, seed: int) -> torch.Tensor:
-    """Cell probabilities of `copies` augmented versions of every bank image: (copies, M, V)."""
+    """Cell probabilities of `copies` augmented versions of every bank image: (copies, M, V).
+
+    Reading the augmented copies costs more than a short run's training, and every image-input run
+    on the same reader, handwriting and seed reads the same, so the result is kept in the genlab
+    cache, keyed by the reader's weights and the bank's images."""
+    weights = [t.detach().cpu().numpy() for t in model.cell_encoder.state_dict().values()]
+    key = cache_key("cell_probs", array_digest(*weights, bank.images), copies, seed)
+    cached = load_cached("cell_probs", key)
+    if cached is not None:
+        return torch.from_numpy(cached["probs"])
     gen = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(bank.images).float().div_(255).unsqueeze(1)  # (M, 1, 28, 28)
     device = next(model.parameters()).device
@@ -64,7 +74,9 @@ def feature_bank(model: ArithModel, bank: GlyphBank, copies: int, seed: int) -> 
         x = augment_cells(images, gen) if c > 0 else images
         out.append(read_query_cells(model, x.view(1, -1, 28, 28), device)[0])  # (M, V)
     model.train(was_training)
-    return torch.stack(out)
+    probs = torch.stack(out)
+    save_cached("cell_probs", key, {"probs": probs.numpy()})
+    return probs
 
 
 class Batches:

@@ -22,6 +22,15 @@ def cache_key(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def array_digest(*arrays: np.ndarray) -> str:
+    """A content hash of arrays (their bytes, shapes and dtypes), for cache keys."""
+    h = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        h.update(np.ascontiguousarray(array).data)
+        h.update(f"{array.shape}{array.dtype}".encode())
+    return h.hexdigest()
+
+
 def cache_path(kind: str, key: str) -> Path:
     return cache_dir() / kind / f"{key}.npz"
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from genlab.core.cache import cache_key, load_cached, save_cached
+from genlab.core.cache import array_digest, cache_key, load_cached, save_cached
 from genlab.core.errors import GenlabError
 from genlab.core.mnist import load_idx_folder, load_mnist
 from genlab.core.progress import progress, say
@@ -150,7 +150,7 @@ def _load_named(
     # Lanczos-resized digits are cached; the punks' nearest-neighbour resize takes well under a
     # second, not worth ~120 MB of cache per size.
     worth_caching = size is not None and name != "punks"
-    key = cache_key("named", CACHE_FORMAT, name, _array_digest(raw), size, list(bg)) if worth_caching else ""
+    key = cache_key("named", CACHE_FORMAT, name, array_digest(raw), size, list(bg)) if worth_caching else ""
     cached = load_cached("images", key) if worth_caching else None
     if cached is not None:
         images = cached["images"]
@@ -625,10 +625,4 @@ def _folder_digest(root: Path) -> str:
     for p in sorted(root.rglob("*")):
         if p.is_file() and not _hidden(str(p.relative_to(root))):
             h.update(p.relative_to(root).as_posix().encode() + b"\0" + bytes.fromhex(_file_digest(p)))
-    return h.hexdigest()
-
-
-def _array_digest(array: np.ndarray) -> str:
-    h = hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=16)
-    h.update(f"{array.shape}{array.dtype}".encode())
     return h.hexdigest()
