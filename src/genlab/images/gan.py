@@ -68,7 +68,9 @@ class MinibatchStdDev(nn.Module):
         n, c, h, w = x.shape
         g = self.group if n % self.group == 0 else n
         y = x.float().reshape(g, n // g, c, h, w)  # image k of group j at [k, j]
-        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        # the variance written out: torch's var over the outer dimension is several times slower on a CPU
+        centred = y - y.mean(dim=0)
+        std = (centred.square().mean(dim=0) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
         feature = std.to(x.dtype).repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
         return torch.cat([x, feature], dim=1)
 
