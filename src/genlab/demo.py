@@ -75,8 +75,8 @@ class DemoPlan:
     # README (The demo and the report) says what each plan measured
     split_overrides: dict[str, Any] = field(default_factory=lambda: {"steps": 1000, "hidden": 128})
     split_frac_overrides: dict[float, dict[str, Any]] = field(default_factory=lambda: {0.5: {"steps": 1600}})
-    # the split cells' small recurrent models keep two threads less busy than two processes of one
-    # thread each do, with the same numbers; README (The demo and the report) says what it measured
+    # processes of one thread each train the split cells' small recurrent models faster than one
+    # process of two threads, to the same numbers; README (The demo and the report) says what it measured
     split_workers: int = 1
     modality_frac: float = 0.5
     # per handwriting task, in the order trained; text2img's and img2img's defaults (1,500 and 3,000

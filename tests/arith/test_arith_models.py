@@ -248,3 +248,18 @@ def test_feature_bank_is_read_once_per_reader_and_handwriting(monkeypatch):
     with torch.no_grad():
         other_reader.cell_encoder.head[-1].bias.add_(1.0)
     assert not torch.equal(train.feature_bank(other_reader, bank, copies=2, seed=3), first)
+
+
+def test_rendered_cells_are_read_once_per_bank_image_as_reading_each_cell_would():
+    from genlab.arith.inference import read_rendered_cells, render_cells
+    from genlab.arith.model import read_query_cells
+
+    mnist = load_mnist("auto", seed=0)
+    bank = GlyphBank.build(SPEC, mnist.images[:300], mnist.labels[:300], seed=0)
+    model = tiny("img2text")
+    tokens = all_queries(SPEC).query_tokens[:64]
+    cells, probs = read_rendered_cells(model, tokens, bank, seed=7, device="cpu")
+    assert np.array_equal(cells, render_cells(tokens, bank, seed=7))  # the same handwriting
+    each = read_query_cells(model, torch.from_numpy(cells).float().div_(255), "cpu")
+    assert probs.shape == each.shape == (64, SPEC.query_len, len(SPEC.vocab))
+    assert torch.allclose(probs, each, atol=1e-5)

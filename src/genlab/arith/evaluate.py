@@ -27,11 +27,12 @@ from genlab.arith.inference import (
     answer_tokens,
     attention_maps,
     predict,
+    read_rendered_cells,
     render_cells,
     scores,
     to_input,
 )
-from genlab.arith.model import Seq2SeqSpec, build_model, read_query_cells
+from genlab.arith.model import Seq2SeqSpec, build_model
 from genlab.arith.plots import plot_answer_styles, plot_attention, plot_examples
 from genlab.arith.problem import ArithSpec, GlyphBank, apply_op, queries_of, strip, swapped_twins
 from genlab.arith.runs import KIND, load_config, load_model, task_data
@@ -52,17 +53,17 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     q, idx = data.queries, data.split.test
     qtok, true = q.query_tokens[idx], q.answer_tokens[idx]
     in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
-    cells = render_cells(qtok, data.test_bank, config.seed + TEST_RENDER_SEED) if in_image else None
     classifier = classifier_for(config) if (in_image or out_image) else None
-    x = to_input(model, qtok, cells)
-    cells_float = x if in_image else None
-    query_read = None
-    if in_image:  # read every query cell once: the model's input, and what the reader made of it
-        x = read_query_cells(model, x, device)
+    cells_float, query_read = None, None
+    if in_image:  # the model's input, as its reader reads the cells, and what it made of them
+        cells, x = read_rendered_cells(model, qtok, data.test_bank, config.seed + TEST_RENDER_SEED, device)
+        cells_float = torch.from_numpy(cells).float().div_(255)
         if config.finetune_cnn:
             query_read = read_cells(classifier, cells.reshape(-1, 28, 28)).reshape(qtok.shape)
         else:  # the frozen cell CNN is the glyph classifier: its reading is already computed
             query_read = x.argmax(-1).numpy()
+    else:
+        x = to_input(model, qtok, None)
     styles = answer_styles(
         model, len(idx), config.seed + TEST_RENDER_SEED + 2, config, cells_float, query_read
     )

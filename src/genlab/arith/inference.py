@@ -23,6 +23,19 @@ def render_cells(tokens: np.ndarray, bank: GlyphBank, seed: int) -> np.ndarray:
     return bank.render(tokens, np.random.default_rng(seed))
 
 
+def read_rendered_cells(
+    model: ArithModel, tokens: np.ndarray, bank: GlyphBank, seed: int, device: Any
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The handwriting `render_cells` draws for a seed, uint8 (N, L, 28, 28), and the model's reading
+    of every cell (N, L, V). The reader sees each bank image once, however many queries use it: a
+    test set draws its tens of thousands of cells from a few thousand images."""
+    rows = bank.pick(tokens, np.random.default_rng(seed))  # the rows render_cells takes
+    images = torch.from_numpy(bank.images).float().div_(255)
+    probs = read_query_cells(model, images.view(1, -1, 28, 28), device)[0]  # (M, V)
+    cells = np.take(bank.images.reshape(len(bank.images), -1), rows.ravel(), axis=0)
+    return cells.reshape(*rows.shape, 28, 28), probs[torch.from_numpy(rows)]
+
+
 def to_input(model: ArithModel, tokens: np.ndarray, cells: np.ndarray | None) -> torch.Tensor:
     if model.spec.input_kind == "text":
         return torch.from_numpy(tokens)

@@ -121,8 +121,8 @@ class ImageTrainer:
         self.train_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["train_idx"]])
         self.test_c = None if conditions is None else torch.from_numpy(conditions[cfg.extra["test_idx"]])
         # batches arrive channels-last (uint8 NHWC, permuted), and convolutions whose weights are
-        # channels-last too run faster on CPUs (oneDNN) and on tensor-core GPUs; README (Image
-        # models, "Speed") says what it measured
+        # channels-last too run faster on CPUs (oneDNN) and on tensor-core GPUs; README (The demo and
+        # the report) says what it measured
         self.model = build_model(cfg).to(device, memory_format=torch.channels_last)
         if isinstance(getattr(self.model, "condition_bank", None), torch.Tensor):
             assert self.train_c is not None
