@@ -54,7 +54,7 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
     qtok, true = q.query_tokens[idx], q.answer_tokens[idx]
     in_image, out_image = model.spec.input_kind == "image", model.spec.output_kind == "image"
     classifier = classifier_for(config) if (in_image or out_image) else None
-    cells_float, query_read = None, None
+    cells, cells_float, query_read = None, None, None
     if in_image:  # the model's input, as its reader reads the cells, and what it made of them
         cells, x = read_rendered_cells(model, qtok, data.test_bank, config.seed + TEST_RENDER_SEED, device)
         cells_float = torch.from_numpy(cells).float().div_(255)
