@@ -32,8 +32,7 @@ def read_rendered_cells(
     rows = bank.pick(tokens, np.random.default_rng(seed))  # the rows render_cells takes
     images = torch.from_numpy(bank.images).float().div_(255)
     probs = read_query_cells(model, images.view(1, -1, 28, 28), device)[0]  # (M, V)
-    cells = np.take(bank.images.reshape(len(bank.images), -1), rows.ravel(), axis=0)
-    return cells.reshape(*rows.shape, 28, 28), probs[torch.from_numpy(rows)]
+    return bank.images_at(rows), probs[torch.from_numpy(rows)]
 
 
 def to_input(model: ArithModel, tokens: np.ndarray, cells: np.ndarray | None) -> torch.Tensor:

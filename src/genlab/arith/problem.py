@@ -310,7 +310,10 @@ class GlyphBank:
 
     def render(self, tokens: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """tokens (..., L) -> uint8 images (..., L, 28, 28), each cell a random image of its class."""
-        rows = self.pick(tokens, rng)
+        return self.images_at(self.pick(tokens, rng))
+
+    def images_at(self, rows: np.ndarray) -> np.ndarray:
+        """Bank rows of any shape -> uint8 images (..., 28, 28)."""
         # np.take on a 2-D view is several times faster than fancy indexing the 3-D stack
         flat = np.take(self.images.reshape(len(self.images), -1), rows.ravel(), axis=0)
         return flat.reshape(*rows.shape, CELL, CELL)
