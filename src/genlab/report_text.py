@@ -82,6 +82,26 @@ defaults, one and two layers come within half a point of each other from 10% of 
 while at 5% either can win by tens of points (see benchmarks/RESULTS.md).</p>
 """
 
+TRANSFORMER_INTRO = """
+<p>The <b>transformer</b> rows replace the recurrent layers with attention: instead of passing a
+state from symbol to symbol, every position of the query looks at every other at once, and the
+decoder looks at the whole query at every answer character. It needs no recurrence, so it trains in
+parallel on a GPU, but it has to learn where each digit sits from position embeddings, which takes
+data: compare its rows with the recurrent model's at the same fraction of queries.</p>
+"""
+
+HANDWRITING_INTRO = """
+<p><b>What can you say about the appearance of these generated images?</b> The assignment's decoder,
+trained to match one random real drawing of each answer digit, learns the average of all the ways
+the digit is written: a blur. Here every answer digit is written anew: a small conditional decoder
+draws the character the model decided on in a style taken from a real writer (for handwriting
+queries, from the query's own digits), so the same answer comes out differently each time and stays
+legible. The numbers say how well: read back is the share of answers a separate digit classifier
+reads right; FID compares the drawn digits with real unseen handwriting in that classifier's
+feature space, beside the floor of real digits against real digits; diversity is how different two
+drawings of the same digit are, as a share of how different two real writers' are.</p>
+"""
+
 ERRORS_INTRO = """
 <p>Which mistakes does a model make? Errors are split by operator, by whether the sum needs a carry
 (or the difference a borrow), by sign and length of the answer, and by how far the predicted number
