@@ -114,6 +114,7 @@ def test_the_cpu_plan_names_what_it_leaves_out_and_full_trains_everything():
     plan = DemoPlan.for_device(cpu)
     gone = plan.left_out()
     assert "the transformer beside the recurrent models in the split sweep" in gone
+    assert "a GAN conditional on attributes, to ask for what it draws" in gone
     assert any(g.startswith("answers in varied handwriting (text2img and img2img here draw") for g in gone)
     assert "`genlab demo --full` trains everything at its defaults" in plan.name
     assert all(g.split(" (")[0] in plan.name for g in gone)

@@ -109,3 +109,65 @@ def test_summary_puts_each_models_headline_beside_the_assignment_reports(tmp_pat
     assert rows[2]["assignment reports"] == "92.5-95.8% (train fraction not stated)"
     page = build_report([image_run.path, *(r.path for r in arith)], tmp_path / "r.html").read_text()
     assert "<h2>At a glance</h2>" in page and page.index('id="summary"') < page.index('id="part0"')
+
+
+def make_text2img_run(path, style=None):
+    config = {"task": "text2img", "train_frac": 0.5, "enc_layers": 1, "dec_layers": 1, "seed": 0}
+    run = RunDir.create(path, "arith", config)
+    run.append_metrics({"epoch": 1, "train_loss": 0.3, "seconds": 4.0})
+    quality = {
+        "digits": 1000,
+        "fid_digits": 113.5,
+        "fid_floor": 29.83,
+        "fid_over_floor": 113.5 / 29.83,
+        "diversity_share_of_real": 1.011,
+        "new_writers_from": "the style codes of 256 real drawings",
+    }
+    evaluation = {"accuracy": 0.985, "char_accuracy": 0.995, "readback_accuracy": 0.985}
+    evaluation["handwriting"] = quality
+    if style:
+        evaluation["style"] = style
+    (run.path / "evaluation.json").write_text(json.dumps(evaluation))
+    return run
+
+
+def test_handwritten_answers_get_the_appearance_question_answered_with_their_numbers(tmp_path):
+    plain = make_arith_run(tmp_path / "i2t")
+    written = make_text2img_run(tmp_path / "t2i")
+    styled = make_text2img_run(
+        tmp_path / "i2i", style={"closer_to_own_query": 0.787, "answers_written_in": "the query's style"}
+    )
+    _, text = parse(build_report([plain.path, written.path, styled.path], tmp_path / "r.html"))
+    assert text.count("What can you say about the appearance of these generated images?") == 2
+    assert "read back 98.50% of whole answers; FID 113.5 against a real-vs-real floor of 29.8 (3.8" in text
+    assert "diversity 101% of real handwriting's. New writers come from the style codes of 256 real" in text
+    assert "written in the query's style" in text and "random other query in 79% of queries" in text
+    assert "answers in varied handwriting: FID 3.8x the real floor, diversity 101%" in text  # the summary
+
+
+def test_conditional_runs_and_model_kinds_are_named_in_the_summary(tmp_path):
+    plain = make_image_run(tmp_path / "gan", kind="images-gan")
+    asked = RunDir.create(tmp_path / "cgan", "images-gan", {"size": 16, "condition": "attributes"})
+    asked.append_metrics({"eval": True, "features": "punks", "fid": 0.316, "floor_fid": 0.167})
+    groups = [{"name": n, "asked": 400, "train_images": c, "read_back": r, "real_read_back": 1.0}
+              for n, c, r in (("male", 5731, 1.0), ("zombie", 85, 0.835), ("alien", 9, 0.035))]  # fmt: skip
+    record = {"condition": "attributes", "groups": groups, "accessory_read_back_mean": 0.652,
+              "accessory_read_back_min": "blackLipstick", "unrequested_rate": 0.0004,
+              "real_unrequested_rate": 0.0003}  # fmt: skip
+    (asked.path / "eval_conditional.json").write_text(json.dumps(record))
+    cells = []
+    for arch, layers, acc in (("gru", 1, 0.99), ("gru", 2, 0.992), ("transformer", 2, 0.787)):
+        config = {"task": "text2text", "train_frac": 0.1, "enc_layers": layers, "arch": arch}
+        cell = RunDir.create(tmp_path / f"{arch}{layers}", "arith", config)
+        (cell.path / "evaluation.json").write_text(json.dumps({"accuracy": acc, "char_accuracy": acc}))
+        cells.append(cell.path)
+    out = build_report([plain.path, asked.path, *cells], tmp_path / "r.html")
+    _, text = parse(out)
+    html = out.read_text()
+    assert "GAN conditional on attributes" in text and "Asking for a punk" in text
+    assert ("asked for each type, read back as asked: male 100%, zombie 84%, alien 4%; accessories shown "
+            "when asked: 65%") in text  # fmt: skip
+    assert html.count('<td class="">not part of the assignment</td>') >= 1
+    assert ("99.00% (GRU, 1 encoder layer), 99.20% (GRU, 2 encoder layers), 78.70% (transformer, 2 encoder "
+            "layers)") in text  # fmt: skip
+    assert "The <b>transformer</b> rows" in html

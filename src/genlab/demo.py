@@ -198,7 +198,7 @@ class DemoPlan:
         if "diffusion" not in self.image_models:
             gone.append("the diffusion model (`genlab demo --diffusion` adds it)")
         gone += [
-            f"the {m.upper()} asked for {full.condition}"
+            f"a {m.upper()} conditional on {full.condition}, to ask for what it draws"
             for m in full.conditional_models
             if m not in self.conditional_models
         ]

@@ -383,10 +383,10 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
     if rows:
         columns = [c for c in rows[0] if any(r[c] is not None for r in rows)]
         part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, columns))
-    transformer = any(run.config.get("arch") == "transformer" for run in runs)
+    if any(run.config.get("arch") == "transformer" for run in runs):
+        part.blocks.append(report_text.TRANSFORMER_INTRO)
     for sweep in sweeps:
-        intro = report_text.SPLITS_INTRO + (report_text.TRANSFORMER_INTRO if transformer else "")
-        part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + intro)
+        part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + report_text.SPLITS_INTRO)
         if (sweep / "results.md").exists():
             part.blocks.append(markdown_tables(sweep / "results.md"))
         part.blocks.append(
@@ -396,12 +396,12 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
         )
     for run in runs:
         figures = run_figures(run)
-        if not figures:
+        written = handwriting_block(run)
+        if not figures and not written:
             continue
         title = f"{run.config.get('task', run.kind)}: {run.path.name}"
         tables = "".join(markdown_tables(p) for p in sorted((run.path / "figures").glob("*.md")))
-        intro = report_text.ERRORS_INTRO if tables else ""
-        intro += handwriting_block(run)
+        intro = (report_text.ERRORS_INTRO if tables else "") + written
         part.blocks.append(
             f"<h3>{esc(title)}</h3>{intro}{tables}"
             + '<div class="figures">'
