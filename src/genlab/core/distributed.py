@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import torch
@@ -76,17 +75,8 @@ def setup(device: torch.device) -> tuple[Ranks, torch.device]:
 
 
 def _leave_process_group() -> None:
-    """Leave together: a gloo rank whose peers tore their connections down first can abort at exit
-    ("terminate called without an active exception"), so the ranks meet once more before closing;
-    the wait is bounded, as a rank that failed alone must still exit and let torchrun stop the rest."""
-    if not dist.is_initialized():
-        return
-    if dist.get_backend() == "gloo":
-        try:
-            dist.monitored_barrier(timeout=timedelta(seconds=30))
-        except RuntimeError:
-            pass
-    dist.destroy_process_group()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def check_batch(batch_size: int, ranks: Ranks) -> None:
