@@ -196,3 +196,17 @@ def main() -> None:
     except GenlabError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(1)
+    except SystemExit as done:
+        if done.code in (0, None):
+            _finish_distributed()
+        raise
+    _finish_distributed()
+
+
+def _finish_distributed() -> None:
+    """Under torchrun, ranks that succeeded leave the process group together (genlab.core.distributed)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        from genlab.core.distributed import finish_together
+
+        finish_together()

@@ -74,6 +74,15 @@ def setup(device: torch.device) -> tuple[Ranks, torch.device]:
     return ranks, device
 
 
+def finish_together() -> None:
+    """After a command that succeeded on this rank: meet the other ranks, then leave the group. A gloo
+    rank whose peers tore their connections down first can abort at exit ("terminate called without
+    an active exception"); a rank that failed never gets here, so its peers cannot wait on it."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _leave_process_group() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
