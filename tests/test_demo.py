@@ -54,6 +54,8 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     # the transformer beside the recurrent models, in the split table and the summary
     assert "The <b>transformer</b> rows" in html
     assert ">transformer</td>" in html and re.search(r"% \(transformer, 2 encoder layers\)", html)
+    # image->text started from the split sweep's text->text model, and the report says so
+    assert "<b>Started from another model</b>" in html and ">text2text-frac0.05-enc1-dec1-seed0</td>" in html
     # text->image answers in varied handwriting, its appearance answered with numbers
     assert "What can you say about the appearance of these generated images?" in html
     assert re.search(r"times the floor\); diversity [0-9]+% of real handwriting", html)
@@ -76,12 +78,11 @@ def test_full_demo_report_says_how_short_its_arithmetic_training_was():
     assert f"the split sweep's text->text models at 25% and 10% train for {steps}" in note
     assert "at 50%" not in note  # those cells train as long as the defaults do
     for task, overrides in plan.modality_overrides.items():
-        if "steps" not in overrides:  # trains at its defaults
-            assert f"{task} for " not in note
-            continue
         lr = f" at learning rate {overrides['lr']:g}" if "lr" in overrides else ""
-        assert f"{task} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
-    assert "img2text for " not in note  # it stops early at its defaults
+        start = plan.warm_starts.get(task)
+        starts = f" starts from the finished {start} model and trains" if start else ""
+        assert f"{task}{starts} for {overrides['steps']:,} optimizer steps{lr} instead of " in note
+    assert plan.warm_starts == {"img2text": "text2text", "img2img": "text2img"}
     assert "read cells with a width-32 glyph classifier instead of the default width 64" in note
     assert "benchmarks/RESULTS.md" in note
     assert budget_notes(DemoPlan(image_model_overrides={}, split_overrides={}, modality_overrides={})) == []
@@ -114,13 +115,14 @@ def test_the_cpu_plan_names_what_it_leaves_out_and_full_trains_everything():
     plan = DemoPlan.for_device(cpu)
     gone = plan.left_out()
     assert "the transformer beside the recurrent models in the split sweep" in gone
-    assert "a GAN conditional on attributes, to ask for what it draws" in gone
+    assert plan.conditional_models == ("gan",)  # asking for a punk is on every plan
     assert any(g.startswith("answers in varied handwriting (text2img and img2img here draw") for g in gone)
     assert "`genlab demo --full` trains everything at its defaults" in plan.name
     assert all(g.split(" (")[0] in plan.name for g in gone)
     full = DemoPlan.for_device(cpu, full=True)
     assert full.left_out() == [] and full.name == DemoPlan.full().name
     assert full.split_archs == ("gru", "transformer") and full.conditional_models == ("gan",)
+    assert full.warm_starts == {}  # every model from its own fresh weights, as its defaults train
     assert full.split_workers >= 1 and DemoPlan.for_device(torch.device("cuda")).name == full.name
     assert DemoPlan.quick().left_out() == []  # the quick plan runs every part, tiny
 

@@ -347,6 +347,7 @@ ARITH_COLUMNS = {
     "train_frac": "train fraction",
     "enc_layers": "encoder layers",
     "dec_layers": "decoder layers",
+    "init_from": "started from",
     "accuracy": "accuracy (exact match)",
     "char_accuracy": "per-character accuracy",
     "query_cells_read_correctly": "queries read right by the glyph classifier",
@@ -364,6 +365,8 @@ def _arith_row(run: RunDir) -> dict[str, Any]:
     config = run.config
     values: dict[str, Any] = {k: config.get(k) for k in ("task", "train_frac", "enc_layers", "dec_layers")}
     values["arch"] = ARCH_NAMES.get(config.get("arch", "gru"), config.get("arch"))
+    if config.get("init_from"):
+        values["init_from"] = Path(config["init_from"]).name
     evaluation = run.path / "evaluation.json"
     if evaluation.exists():
         values.update(json.loads(evaluation.read_text()))
@@ -385,6 +388,8 @@ def arithmetic_part(runs: list[RunDir], sweeps: list[Path]) -> Part:
         part.blocks.append("<h3>Results on unseen test queries</h3>" + table(rows, columns))
     if any(run.config.get("arch") == "transformer" for run in runs):
         part.blocks.append(report_text.TRANSFORMER_INTRO)
+    if any(run.config.get("init_from") for run in runs):
+        part.blocks.append(report_text.WARM_START_INTRO)
     for sweep in sweeps:
         part.blocks.append(f"<h3>Sweep: {esc(sweep.name)}</h3>" + report_text.SPLITS_INTRO)
         if (sweep / "results.md").exists():

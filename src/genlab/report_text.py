@@ -90,6 +90,17 @@ parallel on a GPU, but it has to learn where each digit sits from position embed
 data: compare its rows with the recurrent model's at the same fraction of queries.</p>
 """
 
+WARM_START_INTRO = """
+<p><b>Started from another model</b> (the "started from" column): a model that reads handwritten
+queries needs to learn two things, to read each handwritten character and to do the arithmetic.
+The glyph classifier already reads; the model that answers the same questions from typed text
+already adds and subtracts. So these models start from that finished text model, on the same
+training queries: the character the classifier reads in each cell enters where the text model's
+embedding of that character did, and they answer correctly from their first step. A short training
+lets them settle on the classifier's readings. Their test queries stay unseen: the text model was
+trained on the same split.</p>
+"""
+
 HANDWRITING_INTRO = """
 <p><b>What can you say about the appearance of these generated images?</b> The assignment's decoder,
 trained to match one random real drawing of each answer digit, learns the average of all the ways

@@ -81,6 +81,13 @@ class ArithConfig:
         "(else in a new writer's).",
         flags="--keep-style/--new-style",
     )
+    init_from: str | None = option(
+        None,
+        "Start from the weights of a finished run on the same queries and split: text2img's for "
+        "img2img, text2text's for img2text (each read cell then enters as the character the source "
+        "run's embedding gives it). The model's sizes and answer order must match.",
+        none_means="fresh weights",
+    )
     epochs: int | None = option(None, "Epochs.", none_means="enough for --steps")
     steps: int = option(3000, "Optimizer steps when --epochs is not given.")
     batch_size: int = option(256, "Queries per step.")

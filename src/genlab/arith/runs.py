@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import numpy as np
 import torch
 
 from genlab.arith.config import ArithConfig
 from genlab.arith.glyphs import glyph_banks
 from genlab.arith.model import ArithModel, Seq2SeqSpec, build_model
-from genlab.arith.problem import TaskData, all_queries, load_split, needs_images, split_queries
+from genlab.arith.problem import QuerySplit, TaskData, all_queries, load_split, needs_images, split_queries
 from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
 
@@ -104,3 +105,72 @@ def load_model(run: RunDir, name: str = "model", device: str | torch.device = "c
     model = build_model(Seq2SeqSpec.from_stored(run.config["model"]))
     run.load_into(model, name, device)
     return model.to(device).eval()
+
+
+# what a run's weights must share with the model they start (--init-from) to mean the same there
+WARM_START_MATCH = (
+    "arch",
+    "hidden",
+    "embed_dim",
+    "enc_layers",
+    "dec_layers",
+    "decoder",
+    "reverse",
+    "reverse_answer",
+    "attention",
+    "aux_text",
+    "max_int",
+    "ops",
+    "layout",
+)
+
+
+def warm_start(config: ArithConfig, split: QuerySplit) -> tuple[dict[str, torch.Tensor], str]:
+    """The weights of the finished run `config.init_from` that start this run's model (loaded with
+    strict=False before training), and a line that says what was taken; checked before anything
+    is written.
+
+    The source may answer the same way from another kind of query: a text model's token embedding
+    becomes the image model's projection of the character each cell is read as, so text2img starts
+    img2img and text2text starts img2text. The glyph reader stays this run's own; weights the
+    source lacks (a handwriting head) start fresh. The source must have trained on exactly this
+    run's split, or its weights would have seen this run's test queries.
+    """
+    assert config.init_from is not None
+    where = f"--init-from {config.init_from}"
+    run = RunDir.open(config.init_from, KIND)
+    source = load_config(run)
+    source_spec, spec = model_spec(source), model_spec(config)
+    if source_spec.output_kind != spec.output_kind:
+        raise GenlabError(
+            f"{where} is a {source.task} run, which answers in {source_spec.output_kind}: "
+            f"{config.task} answers in {spec.output_kind}; start from a run that answers the same way"
+        )
+    differ = [name for name in WARM_START_MATCH if getattr(source, name) != getattr(config, name)]
+    if differ:
+        shown = ", ".join(
+            f"--{n.replace('_', '-')} {getattr(source, n)} (here {getattr(config, n)})" for n in differ
+        )
+        raise GenlabError(f"{where} was trained with {shown}: train this run with the same, or start fresh")
+    stored = load_split(run.path / "split.npz")
+    if not all(np.array_equal(getattr(stored, k), getattr(split, k)) for k in ("train", "val", "test")):
+        raise GenlabError(
+            f"{where} was trained on another split of the queries, so its weights have seen this run's "
+            "test queries: start from a run with the same --train-frac, --seed and --val-size"
+        )
+    own = build_model(spec).state_dict()
+    taken: dict[str, torch.Tensor] = {}
+    for name, value in run.load_weights("model").items():
+        if name.startswith("cell_encoder."):
+            continue
+        if name == "in_embed.weight" and "in_proj.weight" in own:
+            name, value = "in_proj.weight", value.t().contiguous()
+            taken["in_proj.bias"] = torch.zeros_like(own["in_proj.bias"])
+        if name in own and own[name].shape == value.shape:
+            taken[name] = value
+    core = [n for n in own if n.startswith(("encoder.", "decoder.")) and n not in taken]
+    if core:
+        raise GenlabError(f"{where}: its weights do not fit this model ({core[0]}); start fresh")
+    fresh = len(own) - len(taken) - sum(n.startswith("cell_encoder.") for n in own)
+    rest = f", {fresh} start fresh" if fresh else ""
+    return taken, f"started from {run.path} ({source.task}): {len(taken)} weight tensors taken{rest}"

@@ -29,7 +29,7 @@ from genlab.arith.glyphs import classifier_for
 from genlab.arith.inference import validator
 from genlab.arith.model import ArithModel, CellCritic, build_model, read_query_cells
 from genlab.arith.problem import GlyphBank, TaskData, augment_cells, save_split, swapped_twins
-from genlab.arith.runs import KIND, load_config, model_spec, task_data
+from genlab.arith.runs import KIND, load_config, model_spec, task_data, warm_start
 from genlab.core.cache import array_digest, cache_key, load_cached, save_cached
 from genlab.core.device import autocast, compiled, grad_scaler, pick_device, resolve_precision
 from genlab.core.distributed import SINGLE, Ranks, barrier, check_batch, mean_over_ranks, setup, shard, wrap
@@ -417,14 +417,16 @@ def train_arith(
     resolve_precision(config.precision, device)  # a refused precision fails before anything is written
     if ranks.is_main:  # rank 0 prepares data and trains the glyph reader (cached) before the others
         data = task_data(config)  # a bad --train-frac fails here, before anything is written
+        start = warm_start(config, data.split) if config.init_from else None
         run = RunDir.create(out, KIND, {**asdict(config), "model": model_spec(config).to_dict()}, lock=True)
     barrier(ranks)
     if not ranks.is_main:
         data, run = task_data(config), ReplicaRun(out)
+        start = warm_start(config, data.split) if config.init_from else None
     try:
         if ranks.is_main:
             save_split(run.path / "split.npz", data.split)
-        return _train_locked(config, run, None, ranks, device, data, threads)
+        return _train_locked(config, run, None, ranks, device, data, threads, start)
     finally:
         run.unlock()
 
@@ -459,7 +461,10 @@ def _train_locked(
     device: torch.device,
     data: TaskData | None = None,
     threads: ThreadChoice | None = None,
+    start: tuple[dict[str, torch.Tensor], str] | None = None,
 ) -> RunDir:
+    """Train `run` from `checkpoint` (resuming) or from fresh weights, or from `start` (the weights
+    `warm_start` took from another run, and what it says about them)."""
     resumed = checkpoint is not None
     check_batch(config.batch_size, ranks)
     seed_everything(config.seed)
@@ -471,6 +476,9 @@ def _train_locked(
     elif mspec.input_kind == "image":
         model.cell_encoder.load_state_dict(classifier_for(config).state_dict())
     assert data is not None
+    if start is not None:
+        model.load_state_dict(start[0], strict=False)
+        say(start[1])
     if data.mnist_source:
         say(f"mnist: {data.mnist_source}")
     model.to(device)
