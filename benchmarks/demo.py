@@ -68,6 +68,7 @@ def model_numbers(demo_out: Path, seed: int) -> dict[str, str]:
 
     plan = DemoPlan(seed=seed)  # its folder names say which runs are this seed's
     runs = [demo_out / plan.folder_name(f"images-{model}") for model in DemoPlan.image_models]
+    runs += [demo_out / plan.folder_name(f"images-{m}-{plan.condition}") for m in plan.conditional_models]
     runs = [p for p in runs if p.exists()]
     for folder in ("arith-splits", "arith-modalities"):
         runs += sorted(p.parent for p in (demo_out / plan.folder_name(folder)).glob("*/config.json"))

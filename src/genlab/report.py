@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -484,6 +484,17 @@ def _arith_headline(run: RunDir) -> tuple[float, bool] | None:
     return float(result["accuracy"]), "readback_accuracy" in result
 
 
+class _SummaryModel(NamedTuple):
+    """One arithmetic model in the summary, in the order its cell lists them (model kind, then depth)."""
+
+    arch_order: int
+    layers: int
+    arch: str
+    accuracy: float
+    read_back: bool
+    written: str  # how its handwritten answers look ('' for other models)
+
+
 def summary_rows(image_runs: list[RunDir], arith_runs: list[RunDir]) -> list[dict[str, Any]]:
     """One row per model the report shows: its headline number beside the assignment reports'."""
     rows: list[dict[str, Any]] = []
@@ -511,30 +522,34 @@ def summary_rows(image_runs: list[RunDir], arith_runs: list[RunDir]) -> list[dic
                 else report_text.ASSIGNMENT_IMAGE_REPORTS.get(model, "not part of the assignment"),
             }
         )
-    by_cell: dict[tuple[str, float], list[tuple[int, int, str, float, bool, str]]] = {}
+    by_cell: dict[tuple[str, float], list[_SummaryModel]] = {}
     for run in arith_runs:
         headline = _arith_headline(run)
         task, frac = run.config.get("task"), run.config.get("train_frac")
         if headline is None or task is None or frac is None:
             continue
         arch = run.config.get("arch", "gru")
-        written = _handwriting_summary(run)
-        key = (task, float(frac))
-        order_of_arch = list(ARCH_NAMES).index(arch) if arch in ARCH_NAMES else 99
-        layers = int(run.config.get("enc_layers", 1))
-        by_cell.setdefault(key, []).append((order_of_arch, layers, arch, *headline, written))
+        by_cell.setdefault((task, float(frac)), []).append(
+            _SummaryModel(
+                list(ARCH_NAMES).index(arch) if arch in ARCH_NAMES else 99,
+                int(run.config.get("enc_layers", 1)),
+                arch,
+                *headline,
+                _handwriting_summary(run),
+            )
+        )
     order = list(ARITH_TASK_NAMES)
     for (task, frac), found in sorted(
         by_cell.items(),
         key=lambda item: (order.index(item[0][0]) if item[0][0] in order else 99, -item[0][1]),
     ):
-        archs, depths = len({f[2] for f in found}), len({f[1] for f in found})
+        archs, depths = len({f.arch for f in found}), len({f.layers for f in found})
         values = [
-            f"{100 * acc:.2f}%" + _summary_label(arch, layers, archs, depths)
-            for _, layers, arch, acc, _, _ in sorted(found)
+            f"{100 * f.accuracy:.2f}%" + _summary_label(f.arch, f.layers, archs, depths)
+            for f in sorted(found)
         ]
-        what = "read back" if found[0][4] else "exact match"
-        written = "".join(f"; {w}" for w in sorted({f[5] for f in found if f[5]}))
+        what = "read back" if found[0].read_back else "exact match"
+        written = "".join(f"; {w}" for w in sorted({f.written for f in found if f.written}))
         rows.append(
             {
                 "model": f"{ARITH_TASK_NAMES.get(task, task)}, {frac:.0%} of queries for training",
