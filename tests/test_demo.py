@@ -114,7 +114,14 @@ def test_the_cpu_plan_names_what_it_leaves_out_and_full_trains_everything():
     cpu = torch.device("cpu")
     plan = DemoPlan.for_device(cpu)
     gone = plan.left_out()
-    assert "the transformer beside the recurrent models in the split sweep" in gone
+    assert (
+        "the transformer in the split sweep's other cells (here only its 2-encoder-layer model at 50% train)"
+        in gone
+    )
+    assert plan.split_cells()[0] == ("transformer", 0.5, 2)  # the longest cell first
+    assert sorted(c for c in plan.split_cells() if c[0] == "gru") == [
+        ("gru", f, e) for f in (0.1, 0.25, 0.5) for e in (1, 2)
+    ]
     assert plan.conditional_models == ("gan",)  # asking for a punk is on every plan
     assert any(g.startswith("answers in varied handwriting (text2img and img2img here draw") for g in gone)
     assert "`genlab demo --full` trains everything at its defaults" in plan.name
@@ -152,6 +159,6 @@ def test_the_cpu_plan_trains_the_split_cells_one_per_core(monkeypatch):
     monkeypatch.setattr(demo.os, "cpu_count", lambda: 2)
     assert DemoPlan.for_device(torch.device("cpu")).split_workers == 2
     monkeypatch.setattr(demo.os, "cpu_count", lambda: 64)
-    assert DemoPlan.for_device(torch.device("cpu")).split_workers == 6  # one per cell at most
+    assert DemoPlan.for_device(torch.device("cpu")).split_workers == 7  # one per cell at most
     assert DemoPlan.for_device(torch.device("cuda")).split_workers == 1
     assert DemoPlan.for_device(torch.device("cpu"), quick=True).split_workers == 1

@@ -75,3 +75,15 @@ def test_per_fraction_and_per_task_options_layer_over_the_sweeps_own(tmp_path):
         ("img2text", 0.5): (50, 64),
         ("img2text", 0.1): (50, 64),
     }
+
+
+def test_arch_cells_limit_one_model_kind_to_the_cells_named(tmp_path):
+    from genlab.arith.sweep import sweep_cells
+
+    cells = sweep_cells(
+        tmp_path, ["text2text"], [0.5, 0.1], [1, 2], [1], [0], None, {"steps": 10},
+        archs=["transformer", "gru"], arch_cells={"transformer": [(0.5, 2)]},
+    )  # fmt: skip
+    got = [(c.config.arch, c.config.train_frac, c.config.enc_layers) for c in cells]
+    assert got == [("transformer", 0.5, 2)] + [("gru", f, e) for f in (0.5, 0.1) for e in (1, 2)]
+    assert cells[0].path.name == "text2text-frac0.5-enc2-dec1-seed0-transformer"

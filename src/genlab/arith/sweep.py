@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ def sweep_cells(
     overrides: dict[str, Any],
     archs: Sequence[str] = DEFAULT_SWEEP.archs,
     frac_overrides: dict[float, dict[str, Any]] | None = None,
+    arch_cells: Mapping[str, Collection[tuple[float, int]]] | None = None,
 ) -> list[Cell]:
     for task in tasks:
         if task not in TASKS:
@@ -88,6 +89,8 @@ def sweep_cells(
     for task, arch, frac, enc, dec, seed in itertools.product(
         tasks, archs, fracs, enc_layers, dec_layers, seeds
     ):
+        if arch_cells and arch in arch_cells and (frac, enc) not in arch_cells[arch]:
+            continue
         options = {"train_frac": frac, "enc_layers": enc, "dec_layers": dec, "seed": seed, "arch": arch,
                    **overrides, **(frac_overrides or {}).get(frac, {}),
                    **(task_overrides or {}).get(task, {})}  # fmt: skip
@@ -199,11 +202,13 @@ def run_sweep(
     frac_overrides: dict[float, dict[str, Any]] | None = None,
     workers: int = 1,
     devices: Sequence[str] | None = None,
+    arch_cells: Mapping[str, Collection[tuple[float, int]]] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every cell of the grid into `out/CELL/`; finished cells are skipped,
     interrupted ones resumed. `frac_overrides` adds options for one train fraction's cells on top of
-    the others, and `task_overrides` for one task's on top of those. With `workers` > 1, cells train
+    the others, and `task_overrides` for one task's on top of those; `arch_cells` limits a model
+    kind to the (train fraction, encoder layers) cells it names. With `workers` > 1, cells train
     in that many processes at once (on CPU one thread each; `devices` are handed out in turn). Cells
     are claimed atomically, so several sweep commands (on several machines sharing `out`) split one
     sweep. Writes out/results.csv (one row per cell), out/results.md (mean and spread over seeds) and
@@ -216,7 +221,7 @@ def run_sweep(
     schedule = {"epochs": epochs, "steps": steps, "time_budget": time_budget}
     cells = sweep_cells(
         out, tasks, fracs, enc_layers, dec_layers, seeds, task_overrides, {**schedule, **overrides}, archs,
-        frac_overrides,
+        frac_overrides, arch_cells,
     )  # fmt: skip
     if workers == 1 and not devices:
         held = work_through(cells)
