@@ -22,6 +22,7 @@ import torch
 
 from genlab.arith.config import ArithConfig
 from genlab.arith.error_analysis import analyze_errors
+from genlab.arith.model import ARCHS
 from genlab.arith.sweep import run_sweep, sweep_cell_name
 from genlab.core.device import device_name, pick_device
 from genlab.core.progress import say
@@ -360,9 +361,9 @@ def arithmetic_part(plan: DemoPlan, out: Path) -> list[Path]:
         seeds=[plan.seed],
         task_overrides=_with_warm_starts(plan, splits, modalities),
     )
-    cells = [
-        splits / sweep_cell_name("text2text", f, e, 1, plan.seed, arch) for arch, f, e in plan.split_cells()
-    ]
+    # the report lists the recurrent models first, whichever trains first
+    shown = sorted(plan.split_cells(), key=lambda cell: ARCHS.index(cell[0]))
+    cells = [splits / sweep_cell_name("text2text", f, e, 1, plan.seed, arch) for arch, f, e in shown]
     cells += [
         modalities / sweep_cell_name(t, plan.modality_frac, 1, 1, plan.seed) for t in plan.modality_overrides
     ]
