@@ -396,3 +396,32 @@ def test_the_serve_page_can_ask_a_conditional_run(runs):
     assert asked["image"] == unconditional["image"]
     with pytest.raises(HTTPError, match="unknown label '9'"):
         served.sample(Request({"ask": "9"}))
+
+
+def test_an_auxiliary_classifier_reads_the_condition_and_the_gan_draws_what_was_asked(labelled, tmp_path):
+    gan = GAN(size=16, latent_dim=8, base_width=8, cond_dim=3, minibatch_std=4, aux_classifier=True)
+    x, c = torch.rand(8, 3, 16, 16), torch.eye(3)[torch.arange(8) % 3]
+    logits, aux = gan.discriminator(x, c, with_aux=True)
+    assert logits.shape == (8,) and aux.shape == (8, 3)
+    assert torch.equal(gan.discriminator(x, c), logits)  # the plain call is unchanged
+    run = train_images(tiny("gan", labelled, epochs=30, lr=2e-3, aux_weight=1.0), tmp_path / "acgan")
+    assert json.loads((run.path / "config.json").read_text())["config"]["aux_weight"] == 1.0
+    record = evaluate_conditional(run, n=60, seed=0, reader=colour_reader(), figure=False)
+    assert record["read_back_mean"] > 0.65, format_conditional(record)  # chance: 1/3
+    model, _ = load_trained(run)
+    assert model.discriminator.aux is not None
+
+
+def test_the_auxiliary_classifier_needs_a_conditional_gan():
+    with pytest.raises(
+        GenlabError, match="--aux-weight 1.0: the auxiliary classifier is a conditional GAN's"
+    ):
+        tiny("vae", "mnist", aux_weight=1.0).resolved()
+    with pytest.raises(GenlabError, match="--aux-weight -1.0: use 0"):
+        tiny("gan", "mnist", aux_weight=-1.0).resolved()
+    assert ImageTrainConfig.from_dict({"model": "gan", "data": "mnist"}).aux_weight == 0.0  # older runs
+    assert tiny("gan", "mnist").resolved().aux_weight == 0.3  # a conditional GAN's default
+    assert tiny("gan", "mnist", condition="none").resolved().aux_weight == 0.0
+    assert tiny("vae", "mnist").resolved().aux_weight == 0.0
+    stored = {"model": "gan", "data": "mnist", "condition": "labels", "aux_weight": 0.0}
+    assert ImageTrainConfig.from_dict(stored).aux_weight == 0.0  # off stays off, not "chosen for you"

@@ -77,6 +77,11 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 CONDITIONAL_VAE_BETA = 10.0
 # Its prior draws land less often between classes when shrunk a little: README (Conditional models)
 CONDITIONAL_VAE_TEMPERATURE = 0.8
+# A conditional GAN's auxiliary classifier: punks accessories drawn more often as asked and a lower
+# FID, zombies and apes a little less often; README (Conditional models) has the measurements
+CONDITIONAL_GAN_AUX_WEIGHT = 0.3
+# options whose 0 is a weight (off), not the "chosen for you" that 0 meant before None did
+WEIGHTS = ("beta", "aux_weight")
 LR_SCHEDULES = ("constant", "cosine")
 # The unconditional denoiser's 2e-3 made the conditional one follow its condition less: README (Diffusion)
 CONDITIONAL_DIFFUSION_LR = 1e-3
@@ -196,6 +201,13 @@ class ImageTrainConfig:
         "At 0 the model draws unasked images for the conditions of random training images.",
         none_means="0 for a GAN, 0.1 for the others",
     )
+    aux_weight: float | None = option(
+        None,
+        "Conditional GAN: weight of an auxiliary loss: the discriminator also reads the condition back "
+        "from each image (learnt on real images) and the generator is pushed to draw what was asked "
+        "(AC-GAN); 0 = off.",
+        none_means=f"{CONDITIONAL_GAN_AUX_WEIGHT:g} for a GAN with --condition, else 0",
+    )
     condition_balance: float = option(
         0.5,
         "With --condition: draw training images with weight frequency^-b of their class (punks: their type), "
@@ -310,6 +322,17 @@ class ImageTrainConfig:
                 )
         if not 0.0 <= cfg.condition_dropout < 1.0:
             raise GenlabError(f"--condition-dropout {cfg.condition_dropout}: use a fraction in [0, 1)")
+        if cfg.aux_weight is None:
+            cfg.aux_weight = (
+                CONDITIONAL_GAN_AUX_WEIGHT if cfg.model == "gan" and cfg.condition != "none" else 0.0
+            )
+        if cfg.aux_weight < 0:
+            raise GenlabError(f"--aux-weight {cfg.aux_weight}: use 0 (off) or a positive weight")
+        if cfg.aux_weight > 0 and (cfg.model != "gan" or cfg.condition == "none"):
+            raise GenlabError(
+                f"--aux-weight {cfg.aux_weight}: the auxiliary classifier is a conditional GAN's "
+                "(use it with --model gan --condition labels|attributes)"
+            )
         if not 0.0 <= cfg.condition_balance <= 1.0:
             raise GenlabError(f"--condition-balance {cfg.condition_balance}: use a number in [0, 1]")
         if cfg.guidance < 0:
@@ -335,11 +358,12 @@ class ImageTrainConfig:
         """The config of a stored run, including runs written by older versions of genlab."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
-        before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0}
+        before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0,
+                  "aux_weight": 0.0}  # fmt: skip
         values = {**before, **values}
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
-            if f.default is None and name != "beta" and values.get(name) in (0, "auto"):  # beta 0 is a weight
+            if f.default is None and name not in WEIGHTS and values.get(name) in (0, "auto"):
                 values[name] = None
         return cls(**{k: v for k, v in values.items() if k in fields})

@@ -13,7 +13,10 @@ small group differ from each other. A generator whose samples all look alike is 
 A conditional GAN (`cond_dim` > 0) gives the generator the condition vector beside its noise, and
 judges with a projection discriminator (Miyato & Koyama 2018): the logit is the unconditional head
 plus the inner product of the image's features with an embedding of the condition, so the
-discriminator asks both "is it real?" and "does it show what was asked?".
+discriminator asks both "is it real?" and "does it show what was asked?". With `aux_classifier` it
+also reads the condition back from the image (an auxiliary classifier head, as in AC-GAN, Odena et
+al. 2017): the head learns the conditions of real images, and the generator is pushed to draw
+images the head reads as what was asked.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class Discriminator(nn.Module):
         dropout: float = 0.0,
         minibatch_std: int = 0,
         cond_dim: int = 0,
+        aux_classifier: bool = False,
     ) -> None:
         super().__init__()
         top = top_width(size, base_width, max_width)
@@ -102,12 +106,23 @@ class Discriminator(nn.Module):
         if cond_dim:
             projection = nn.Linear(cond_dim, features, bias=False)
             self.projection = nn.utils.parametrizations.spectral_norm(projection) if spectral else projection
+        if aux_classifier and not cond_dim:
+            raise ValueError("an auxiliary classifier reads a condition: it needs cond_dim > 0")
+        self.aux = nn.Linear(features, cond_dim) if aux_classifier else None
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.cond_dim or c is None:
-            return self.net(x).squeeze(1)  # (N,) logits
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor | None = None, with_aux: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """(N,) real-or-fake logits; with `with_aux`, also the auxiliary head's (N, cond_dim)
+        condition logits (None without the head). An argument, not a method, so that DDP and
+        torch.compile wrappers pass it through."""
         h = self.net[:-1](x)  # (N, features)
-        return self.net[-1](h).squeeze(1) + (self.projection(c.to(h.dtype)) * h).sum(1)
+        logits = self.net[-1](h).squeeze(1)
+        if self.cond_dim and c is not None:
+            logits = logits + (self.projection(c.to(h.dtype)) * h).sum(1)
+        if not with_aux:
+            return logits
+        return logits, None if self.aux is None else self.aux(h)
 
 
 class GAN(nn.Module):
@@ -125,13 +140,15 @@ class GAN(nn.Module):
         dropout: float = 0.0,
         minibatch_std: int = 0,
         cond_dim: int = 0,
+        aux_classifier: bool = False,
     ) -> None:
         super().__init__()
         self.size, self.channels, self.latent_dim, self.cond_dim = size, channels, latent_dim, cond_dim
         self.generator = Generator(size, channels, latent_dim, base_width, max_width, cond_dim)
         self.discriminator = Discriminator(
-            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std, cond_dim
-        )
+            size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std, cond_dim,
+            aux_classifier,
+        )  # fmt: skip
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.apply(dcgan_init)
         self.generator_ema.load_state_dict(self.generator.state_dict())
@@ -175,6 +192,12 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor
     if kind == "hinge":
         return -fake_logits.mean()
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def condition_loss(aux_logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """The auxiliary head's loss: each entry of the condition vector (one-hot label or multi-hot
+    attributes) as its own yes-or-no question, summed over entries and averaged over images."""
+    return F.binary_cross_entropy_with_logits(aux_logits.float(), c.float(), reduction="sum") / len(c)
 
 
 @torch.no_grad()

@@ -178,6 +178,7 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
         spectral=cfg.spectral,
         dropout=cfg.dropout,
         minibatch_std=cfg.minibatch_std,
+        aux_classifier=cfg.aux_weight > 0 and cond_dim > 0,
     )
 
 

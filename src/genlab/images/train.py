@@ -56,7 +56,7 @@ from genlab.images.conditions import ConditionSpace
 from genlab.images.config import ImageTrainConfig, parse_augment, parse_d_augment
 from genlab.images.d_augment import d_augment
 from genlab.images.figures import loss_curves_figure
-from genlab.images.gan import discriminator_loss, ema_update, generator_loss
+from genlab.images.gan import condition_loss, discriminator_loss, ema_update, generator_loss
 from genlab.images.runs import (
     KINDS,
     build_model,
@@ -269,9 +269,11 @@ class ImageTrainer:
         d, opt_d = self.d, self.optimizers[1]
         args = () if c is None else (c,)
         with autocast(self.device, self.cfg.precision):
-            real_logits = d(d_augment(real, self.d_ops), *args)
+            real_logits, real_aux = d(d_augment(real, self.d_ops), *args, with_aux=True)
             fake_logits = d(d_augment(fake.detach(), self.d_ops), *args)
             loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
+            if real_aux is not None and c is not None:
+                loss = loss + self.cfg.aux_weight * condition_loss(real_aux, c)
         opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt_d)
@@ -285,7 +287,10 @@ class ImageTrainer:
         d.requires_grad_(False)  # no weight gradients for D: ~1/3 less backward work, and D stays put
         try:
             with autocast(self.device, self.cfg.precision):
-                loss = generator_loss(d(d_augment(fake, self.d_ops), *args), self.cfg.gan_loss)
+                fake_logits, fake_aux = d(d_augment(fake, self.d_ops), *args, with_aux=True)
+                loss = generator_loss(fake_logits, self.cfg.gan_loss)
+                if fake_aux is not None and c is not None:
+                    loss = loss + self.cfg.aux_weight * condition_loss(fake_aux, c)
             opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(opt_g)
