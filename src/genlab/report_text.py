@@ -129,7 +129,7 @@ aliens of 10,000 punks) are measured as carefully as the common ones; training a
 more often than the data has them (<code>--condition-balance</code>). FID per class compares the
 class's images with real images of it. The conditional GAN's generator reads the request beside its
 noise; its discriminator asks both "is this image real?" and "does it show what was asked?", and a
-classifier head of its own, learnt on real punks, reads the request back from every image, which
+classifier head of its own, learnt on real images, reads the request back from every image, which
 the generator learns to satisfy (<code>--aux-weight</code>).</p>
 """
 
