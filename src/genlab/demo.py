@@ -216,8 +216,9 @@ class DemoPlan:
             for m in full.conditional_models
             if m not in self.conditional_models
         ]
+        here = self.split_cells()
         for arch in full.split_archs:
-            kept = [(f, e) for a, f, e in self.split_cells() if a == arch]
+            kept = [(f, e) for a, f, e in here if a == arch]
             if not kept:
                 gone.append(f"the {arch} beside the recurrent models in the split sweep")
             elif arch in self.split_arch_cells:

@@ -272,7 +272,7 @@ class ImageTrainer:
             real_logits, real_aux = d(d_augment(real, self.d_ops), *args, with_aux=True)
             fake_logits = d(d_augment(fake.detach(), self.d_ops), *args)
             loss = discriminator_loss(real_logits, fake_logits, self.cfg.gan_loss, self.cfg.real_label)
-            if real_aux is not None and c is not None:
+            if real_aux is not None:  # a head exists only on conditional runs
                 loss = loss + self.cfg.aux_weight * condition_loss(real_aux, c)
         opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -289,7 +289,7 @@ class ImageTrainer:
             with autocast(self.device, self.cfg.precision):
                 fake_logits, fake_aux = d(d_augment(fake, self.d_ops), *args, with_aux=True)
                 loss = generator_loss(fake_logits, self.cfg.gan_loss)
-                if fake_aux is not None and c is not None:
+                if fake_aux is not None:  # a head exists only on conditional runs
                     loss = loss + self.cfg.aux_weight * condition_loss(fake_aux, c)
             opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
