@@ -34,8 +34,9 @@ $(DEV_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/genlab demo --out $(OUT) --seed $(SEED)
 
+# one worker per core, one torch thread each, a test file per worker (module fixtures train once)
 test: $(DEV_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

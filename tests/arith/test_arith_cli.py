@@ -146,6 +146,32 @@ def test_resume_continues_exactly_from_the_saved_epoch(tmp_path, monkeypatch):
     ]
 
 
+
+def test_a_resume_computes_with_the_thread_count_the_run_was_given(tmp_path, monkeypatch):
+    # a resume that chose its own count on a busy machine summed in another order than the run it
+    # continued, so it was no longer bit for bit the run that was never interrupted
+    import genlab.arith.train as arith_train
+    from genlab.core.threads import ThreadChoice
+
+    asked = []
+
+    class Recorded(ThreadChoice):
+        def start(self, window: float = 0.1) -> ThreadChoice:
+            asked.append(self.requested)
+            return super().start(window)
+
+    monkeypatch.setattr(arith_train, "ThreadChoice", Recorded)
+    train(tmp_path / "run", "text2text", "--epochs", "1", "--train-frac", "0.3", "--threads", "1")
+    result = runner.invoke(
+        app, ["arith", "train", "--out", str(tmp_path / "run"), "--resume", "--epochs", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, ["arith", "train", "--out", str(tmp_path / "run"), "--resume", "--epochs", "3", "--threads", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert asked == [1, 1, 2]
+
 def test_training_again_into_a_trained_run_is_refused(t2t):
     result = runner.invoke(
         app, ["arith", "train", "--task", "text2text", "--out", str(t2t), *TINY, "--epochs", "1"]

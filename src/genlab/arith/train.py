@@ -399,12 +399,13 @@ def train_arith(
     run. The run is locked while it trains. Under torchrun every process calls this; rank 0 writes
     the run, the others hold a ReplicaRun.
     """
-    threads = ThreadChoice(config.threads).start()
     ranks, device = setup(pick_device(config.device))
     if resume:
         run = RunDir.open(out, KIND).lock() if ranks.is_main else ReplicaRun.open(out, KIND)
         try:
             config = _resumed_config(run, config, changed)
+            # the run's own --threads, unless changed: another count sums in another order
+            threads = ThreadChoice(config.threads).start()
             checkpoint = run.load_checkpoint()
             if checkpoint is None:
                 raise GenlabError(
@@ -415,6 +416,7 @@ def train_arith(
             run.unlock()
     config.validate()
     resolve_precision(config.precision, device)  # a refused precision fails before anything is written
+    threads = ThreadChoice(config.threads).start()
     if ranks.is_main:  # rank 0 prepares data and trains the glyph reader (cached) before the others
         data = task_data(config)  # a bad --train-frac fails here, before anything is written
         start = warm_start(config, data.split) if config.init_from else None

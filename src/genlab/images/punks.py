@@ -34,11 +34,19 @@ class PunksData:
 
 
 def composite(rgba: np.ndarray, background: tuple[int, int, int] = DEFAULT_BACKGROUND) -> np.ndarray:
-    """Alpha-composite uint8 RGBA (..., 4) onto a solid colour, giving uint8 RGB (..., 3)."""
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    colour = rgba[..., :3].astype(np.float32)
-    bg = np.asarray(background, dtype=np.float32)
-    return np.rint(colour * alpha + bg * (1.0 - alpha)).astype(np.uint8)
+    """Alpha-composite uint8 RGBA (..., 4) onto a solid colour, giving uint8 RGB (..., 3).
+
+    Looked up in a table of every (colour, alpha) pair per channel: the same float32 arithmetic as
+    on the pixels, done once for 65,536 pairs instead of for every pixel (the punks are composited
+    whenever a run loads them)."""
+    value = np.arange(256, dtype=np.float32)
+    alpha = value[None, :] / 255.0  # (1, 256): alpha per column
+    out = np.empty(rgba.shape[:-1] + (3,), np.uint8)
+    a = rgba[..., 3]
+    for ch, bg in enumerate(np.asarray(background, dtype=np.float32)):
+        table = np.rint(value[:, None] * alpha + bg * (1.0 - alpha)).astype(np.uint8)  # (colour, alpha)
+        out[..., ch] = table[rgba[..., ch], a]
+    return out
 
 
 def punks_pickle() -> Path:
