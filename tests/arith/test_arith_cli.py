@@ -146,7 +146,6 @@ def test_resume_continues_exactly_from_the_saved_epoch(tmp_path, monkeypatch):
     ]
 
 
-
 def test_a_resume_computes_with_the_thread_count_the_run_was_given(tmp_path, monkeypatch):
     # a resume that chose its own count on a busy machine summed in another order than the run it
     # continued, so it was no longer bit for bit the run that was never interrupted
@@ -171,6 +170,7 @@ def test_a_resume_computes_with_the_thread_count_the_run_was_given(tmp_path, mon
     )
     assert result.exit_code == 0, result.output
     assert asked == [1, 1, 2]
+
 
 def test_training_again_into_a_trained_run_is_refused(t2t):
     result = runner.invoke(
