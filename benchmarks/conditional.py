@@ -93,9 +93,18 @@ def main() -> None:
                 f"{types[t]['read_back']:.2f}" if t in types else "-"
                 for t in ("male", "female", "zombie", "ape", "alien")
             )
+            row["real types (m/f/z/ape/alien)"] = " / ".join(
+                f"{types[t]['real_read_back']:.2f}" if t in types else "-"
+                for t in ("male", "female", "zombie", "ape", "alien")
+            )
             row["accessories mean"] = record["accessory_read_back_mean"]
             kept = [a for a in record["accessories"] if a["frequency"] >= 0.02]
             row["accessories >= 90%"] = f"{sum(a['read_back'] >= 0.9 for a in kept)} of {len(kept)}"
+            real_mean = sum(a["real_read_back"] for a in kept) / len(kept)
+            row["real accessories mean (>= 90%)"] = (
+                f"{real_mean:.3f} ({sum(a['real_read_back'] >= 0.9 for a in kept)} of {len(kept)})"
+            )
+            row["punks read at"] = "their 24x24 pixels"
             row["unasked shown (real)"] = (
                 f"{record['unrequested_rate']:.3f} ({record['real_unrequested_rate']:.3f})"
             )
@@ -119,7 +128,12 @@ def main() -> None:
     notes = (
         f"{args.n:,} images asked for per run, in equal shares per class (MNIST) or punk type, each read "
         "back by the run's classifier (MNIST digit classifier; punks attribute classifier, threshold 0.5). "
-        "real ceiling: the lowest share the same classifier reads correctly on real images of a class. "
+        "real ceiling: the lowest share the same classifier reads correctly on real images of a class; "
+        "real types and real accessories: what it reads on the real punks whose attributes were asked for "
+        "(the ceiling of each column beside). Punks read at their 24x24 pixels: the 32x32 images sampled "
+        "at one pixel of each block the loader copied from a punk's pixel (features.punks_at_native_size); "
+        "rows without it (before 2026-12-07) read them through the antialiased 32 -> 24 resize, which "
+        "blurs the pixel art: the real punks' own accessories are read less often that way. "
         "Punks: a type counts as read back when the classifier's most likely type is the one asked for; an "
         "accessory when its probability is above 0.5; 'unasked shown' is the mean over accessories of >= 2% "
         "frequency of the share of images not asked for it that show it (in brackets: real punks without "

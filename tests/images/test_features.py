@@ -17,6 +17,7 @@ from genlab.images.features import (
     digits_extractor,
     get_extractor,
     inception_extractor,
+    punks_at_native_size,
     punks_extractor,
     resize,
 )
@@ -174,6 +175,32 @@ def test_punks_extractor_gives_features_and_attribute_probabilities():
     rms = extractor(real).pow(2).mean().sqrt()
     assert 0.7 < rms < 1.4
     assert extractor.attributes[:2] == extractor.info["attributes"][:2]
+
+
+@pytest.mark.parametrize("size", [25, 32, 48, 64])
+def test_punks_enlarged_by_the_loader_are_read_at_their_own_pixels(size):
+    from genlab.images.data import load_images
+    from genlab.images.punks import load_punks
+
+    native = torch.from_numpy(load_punks().rgb()[:50]).permute(0, 3, 1, 2)
+    enlarged = as_image_batch(
+        torch.from_numpy(load_images("punks", size=size).images[:50]).permute(0, 3, 1, 2)
+    )
+    assert torch.equal(punks_at_native_size(enlarged), native.float() / 255)  # exactly the source pixels
+    small = torch.rand(2, 3, 16, 16)
+    assert punks_at_native_size(small) is small  # smaller than the punks: left to the resize
+
+    extractor = punks_extractor(config=TINY_PUNKS)
+    model, _ = load_punks_classifier(TINY_PUNKS)
+    with torch.inference_mode():
+        at_native = torch.sigmoid(model(native.float() / 255))
+        blurred = torch.sigmoid(model(resize(enlarged, 24, 3)))
+    read = extractor.read(enlarged)
+    assert torch.allclose(read, at_native, atol=1e-5)
+    if size % 24:  # an uneven enlargement: the antialiased resize gives other pixels, so other readings
+        assert not torch.allclose(read, blurred, atol=1e-3)
+    # the FID features keep the antialiased resize
+    assert torch.allclose(extractor(enlarged), extractor(resize(enlarged, 24, 3)), atol=1e-6)
 
 
 def test_digits_use_the_glyph_classifier():

@@ -14,6 +14,9 @@ from matplotlib.ticker import NullLocator
 from genlab.core.paths import atomic_write
 
 TASK_COLORS = {"text2text": "#1f77b4", "img2text": "#d62728", "text2img": "#2ca02c", "img2img": "#9467bd"}
+# the sweep's other model kinds in their own colours, hollow and larger: a point of theirs often
+# lands on the GRU's, which would hide it
+ARCH_COLORS = {"lstm": "#ff7f0e", "transformer": "#17becf"}
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
 
@@ -181,14 +184,18 @@ def plot_sweep(path: Path | str, summary: list[dict[str, Any]], reported: list[t
         model = "" if arch == "gru" else f" {arch},"
         label = f"{task},{model} {enc} enc / {dec} dec layer{'s' if max(enc, dec) > 1 else ''}"
         style = depths.index((arch, enc, dec))
+        own_colour = arch in ARCH_COLORS
         ax.errorbar(
             x,
             y,
             yerr=err if err.any() else None,
             marker="osD^v*"[style % 6],
+            ms=9 if own_colour else 6,
+            mfc="none" if own_colour else None,
+            mew=1.8 if own_colour else None,
             capsize=3,
             label=label,
-            color=TASK_COLORS.get(task, "#333333"),
+            color=ARCH_COLORS[arch] if own_colour else TASK_COLORS.get(task, "#333333"),
             ls=styles[style % len(styles)],
         )
     tasks_shown = {k[0] for k in keys}

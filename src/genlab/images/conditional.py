@@ -8,7 +8,8 @@
 The read-back evaluation draws images for known requests and reads every one back with the
 run's own feature classifier (the CryptoPunks attribute classifier, or the MNIST digit classifier),
 beside what the same classifier reads on real images of the same requests, the ceiling a perfect
-model would reach:
+model would reach. Punks are read at their own 24x24 pixels (`features.punks_at_native_size`), not
+through the antialiased resize the FID features use:
 
     labels      for each class, n / K images asked for it: the share read back as that class;
                 FID of each class's images against real images of the class
@@ -280,9 +281,8 @@ def evaluate_conditional(
     fake = generate(model, len(asked), seed=seed, conditions=asked, guidance=guidance)
     real_idx = np.concatenate([idx for _, idx in groups])
     real = to_float(data.images[real_idx])
-    feats_fake, feats_real = reader(fake), reader(real)
-    read_fake = reader.attributes_from_features(feats_fake).numpy()
-    read_real = reader.attributes_from_features(feats_real).numpy()
+    feats_fake = reader(fake)  # for the per-class FID
+    read_fake, read_real = reader.read(fake).numpy(), reader.read(real).numpy()
     columns = [reader.attributes.index(name) for name in space.names] if space.kind == "labels" else None
     if space.kind == "attributes":
         positions = {name: i for i, name in enumerate(reader.attributes or [])}
@@ -422,7 +422,7 @@ def _add_baseline(
         raise GenlabError(f"--baseline {baseline} is itself conditional: give an unconditional run")
     fake = generate(plain, n, seed=seed)
     feats = reader(fake)
-    read = reader.attributes_from_features(feats).numpy()[:, columns]
+    read = reader.read(fake).numpy()[:, columns]
     for entry in record["groups"]:
         k = space.index(entry["name"], "label")
         if space.kind == "labels":

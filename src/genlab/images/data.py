@@ -583,6 +583,12 @@ def _fit_array(images: np.ndarray, size: int | None, pixel_art: bool | None) -> 
     return out
 
 
+def pixel_art_source_index(size: int, native: int) -> np.ndarray:
+    """For pixel art enlarged from native to size >= native pixels by `_fit_array`'s nearest
+    indexing: one enlarged pixel index per source pixel, inside the block copied from it."""
+    return np.floor((np.arange(native) + 0.5) * size / native).astype(np.int64)
+
+
 def _to_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """uint8 (N, H, W, 1|3) -> (N, H, W, channels): grey is replicated, RGB uses ITU-R 601 luma."""
     have = images.shape[-1]

@@ -30,12 +30,14 @@ from genlab.arith.glyphs import load_glyph_classifier
 from genlab.core.errors import GenlabError
 from genlab.core.mnist import load_mnist
 from genlab.core.progress import progress
+from genlab.images.data import pixel_art_source_index
 from genlab.images.inception import InceptionV3Features, is_fid_state_dict
 from genlab.images.punks_classifier import load_punks_classifier
 
 FEATURE_SPACES = ("punks", "digits", "inception", "pixels")
 INCEPTION_ENV = "GENLAB_INCEPTION"
 PIXELS_SIZE = 12
+PUNKS_SIZE = 24  # the punks' own pixels, at which their classifier reads
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -86,20 +88,41 @@ class FeatureExtractor:
     classify: Callable[[torch.Tensor], torch.Tensor] | None = None
     attributes: list[str] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # what `read` does to a batch before the usual resize (None: nothing)
+    prepare_for_reading: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def _batched(
-        self, fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int, desc: str
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        images: torch.Tensor,
+        batch_size: int,
+        desc: str,
+        prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         images = as_image_batch(images)
         out = []
         with torch.inference_mode():
             for chunk in progress(images.split(batch_size), desc=desc, total=-(-len(images) // batch_size)):
-                prepared = resize(chunk.to(self.device), self.size, self.channels)
+                chunk = chunk.to(self.device)
+                prepared = resize(prepare(chunk) if prepare else chunk, self.size, self.channels)
                 out.append(fn(prepared).flatten(1).float().cpu())  # (B, D)
         return torch.cat(out) if out else torch.empty(0, 0)
 
     def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
         return self._batched(self.embed, images, batch_size, f"{self.name} features")
+
+    def read(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
+        """Attribute probabilities (N, A) of images: what the classifier reads in them, from the
+        images prepared for reading (`prepare_for_reading`), which the features for FID are not."""
+        if self.classify is None:
+            raise GenlabError(f"the {self.name} feature space has no attribute classifier")
+        classify = self.classify
+
+        def probabilities(x: torch.Tensor) -> torch.Tensor:
+            return classify(self.embed(x).flatten(1))
+
+        prepare = self.prepare_for_reading
+        return self._batched(probabilities, images, batch_size, f"reading {self.name}", prepare)
 
     def attributes_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Attribute probabilities (N, A) from features (N, D) this extractor produced."""
@@ -140,14 +163,26 @@ def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> F
             f"CryptoPunks attribute classifier trained by genlab (held-out mean attribute accuracy "
             f"{info['mean_accuracy']:.4f}, macro F1 {info['macro_f1']:.3f})"
         ),
-        size=24,
+        size=PUNKS_SIZE,
         channels=3,
         embed=lambda x: model.features(x) * scale,
         info=info,
         classify=lambda feats: torch.sigmoid(model.head(feats / scale)),
         attributes=list(info["attributes"]),
         device=torch.device(device),
+        prepare_for_reading=punks_at_native_size,
     )
+
+
+def punks_at_native_size(images: torch.Tensor) -> torch.Tensor:
+    """Punks that genlab enlarged from their 24x24 (`--size` above 24, nearest) back at 24x24, one
+    pixel from each copied block: the pixel art the classifier learnt, where the antialiased
+    resize blurs a 32x32 punk's uneven blocks (real punks' attributes read that way: a fifth fewer).
+    Smaller images are left to the usual resize."""
+    if images.shape[-1] <= PUNKS_SIZE:
+        return images
+    index = torch.from_numpy(pixel_art_source_index(images.shape[-1], PUNKS_SIZE)).to(images.device)
+    return images.index_select(-1, index).index_select(-2, index)
 
 
 def digits_extractor(
