@@ -152,8 +152,8 @@ def test_conditional_runs_and_model_kinds_are_named_in_the_summary(tmp_path):
     groups = [{"name": n, "asked": 400, "train_images": c, "read_back": r, "real_read_back": 1.0}
               for n, c, r in (("male", 5731, 1.0), ("zombie", 85, 0.835), ("alien", 9, 0.035))]  # fmt: skip
     record = {"condition": "attributes", "groups": groups, "accessory_read_back_mean": 0.652,
-              "accessory_read_back_min": "blackLipstick", "unrequested_rate": 0.0004,
-              "real_unrequested_rate": 0.0003}  # fmt: skip
+              "accessory_real_read_back_mean": 0.961, "accessory_read_back_min": "blackLipstick",
+              "unrequested_rate": 0.0004, "real_unrequested_rate": 0.0003}  # fmt: skip
     (asked.path / "eval_conditional.json").write_text(json.dumps(record))
     cells = []
     for arch, layers, acc in (("gru", 1, 0.99), ("gru", 2, 0.992), ("transformer", 2, 0.787)):
@@ -167,6 +167,8 @@ def test_conditional_runs_and_model_kinds_are_named_in_the_summary(tmp_path):
     assert "GAN conditional on attributes" in text and "Asking for a punk" in text
     assert ("asked for each type, read back as asked: male 100%, zombie 84%, alien 4%; accessories shown "
             "when asked: 65%") in text  # fmt: skip
+    assert ("show in 65.2% of the images asked for them (the same classifier reads them on 96.1% of the real "
+            "punks that have them; lowest: blackLipstick)") in text  # fmt: skip
     assert html.count('<td class="">not part of the assignment</td>') >= 1
     assert ("99.00% (GRU, 1 encoder layer), 99.20% (GRU, 2 encoder layers), 78.70% (transformer, 2 encoder "
             "layers)") in text  # fmt: skip

@@ -300,7 +300,13 @@ def conditional_block(record: dict[str, Any]) -> str:
         block += (
             "<p>Accessories of at least 2% frequency show in "
             f"{record['accessory_read_back_mean']:.1%} of the images asked for them "
-            f"(lowest: {esc(record['accessory_read_back_min'])}); accessories nobody asked for show "
+            + (
+                f"(the same classifier reads them on {record['accessory_real_read_back_mean']:.1%} of the "
+                "real punks that have them; "
+                if "accessory_real_read_back_mean" in record
+                else "("
+            )
+            + f"lowest: {esc(record['accessory_read_back_min'])}); accessories nobody asked for show "
             f"in {record['unrequested_rate']:.1%} of images (real punks through the same "
             f"classifier: {record['real_unrequested_rate']:.1%}).</p>"
         )

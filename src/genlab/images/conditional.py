@@ -335,6 +335,7 @@ def evaluate_conditional(
         record["accessories"] = _accessory_table(space, asked, read_fake, read_real, vectors)
         kept = [a for a in record["accessories"] if a["frequency"] >= ACCESSORY_MIN_FREQ]
         record["accessory_read_back_mean"] = float(np.mean([a["read_back"] for a in kept]))
+        record["accessory_real_read_back_mean"] = float(np.mean([a["real_read_back"] for a in kept]))
         record["accessory_read_back_min"] = min(kept, key=lambda a: a["read_back"])["name"]
         record["unrequested_rate"] = float(np.mean([a["unrequested"] for a in kept]))
         record["real_unrequested_rate"] = float(np.mean([a["real_unrequested"] for a in kept]))
@@ -479,7 +480,8 @@ def format_conditional(record: dict[str, Any]) -> str:
         lines.append(
             f"accessories with >= {ACCESSORY_MIN_FREQ:.0%} frequency: asked-for shows in "
             f"{record['accessory_read_back_mean']:.1%} on average "
-            f"(lowest: {record['accessory_read_back_min']}); "
+            f"(real punks that have them: {record['accessory_real_read_back_mean']:.1%}; "
+            f"lowest: {record['accessory_read_back_min']}); "
             f"unasked-for shows in {record['unrequested_rate']:.1%} (real punks through the same classifier: "
             f"{record['real_unrequested_rate']:.1%})"
         )
