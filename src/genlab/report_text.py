@@ -125,13 +125,13 @@ that it drew what was asked, every image is read back by genlab's own classifier
 classifier, or the punks attribute classifier), and the same classifier reads real images of the
 same request: that is the ceiling, because the classifier itself makes mistakes, most on the rare
 types. A 32x32 punk is read at its own 24x24 pixels (one pixel of each block that enlarging the
-punks copied), not blurred down to them. Each class or type is asked for equally often, so the
-rare ones (the 9 aliens of 10,000 punks) are measured as carefully as the common ones; training
-also draws them more often than the data has them (<code>--condition-balance</code>). FID per
-class compares the class's images with real images of it. The conditional GAN's generator reads the
-request beside its noise; its discriminator asks both "is this image real?" and "does it show what was asked?", and a
-classifier head of its own, learnt on real images, reads the request back from every image, which
-the generator learns to satisfy (<code>--aux-weight</code>).</p>
+punks copied), not blurred down to them. Each class or type is asked for equally often, so the rare
+ones (the 9 aliens of 10,000 punks) are measured as carefully as the common ones; training also
+draws them more often than the data has them (<code>--condition-balance</code>). FID per class
+compares the class's images with real images of it. The conditional GAN's generator reads the
+request beside its noise; its discriminator asks both "is this image real?" and "does it show what
+was asked?", and a classifier head of its own, learnt on real images, reads the request back from
+every image, which the generator learns to satisfy (<code>--aux-weight</code>).</p>
 """
 
 SUMMARY_INTRO = """
