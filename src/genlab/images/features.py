@@ -177,8 +177,8 @@ def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> F
 def punks_at_native_size(images: torch.Tensor) -> torch.Tensor:
     """Punks that genlab enlarged from their 24x24 (`--size` above 24, nearest) back at 24x24, one
     pixel from each copied block: the pixel art the classifier learnt, where the antialiased
-    resize blurs a 32x32 punk's uneven blocks (real punks' attributes read that way: a fifth fewer).
-    Smaller images are left to the usual resize."""
+    resize blurs a 32x32 punk's uneven blocks, so that even real punks' attributes are read back
+    far less often. Smaller images are left to the usual resize."""
     if images.shape[-1] <= PUNKS_SIZE:
         return images
     index = torch.from_numpy(pixel_art_source_index(images.shape[-1], PUNKS_SIZE)).to(images.device)
