@@ -297,16 +297,16 @@ def conditional_block(record: dict[str, Any]) -> str:
             r.pop("unconditional model's FID")
     block = f"<h4>{esc(title)}</h4>" + report_text.CONDITIONAL_INTRO + table(rows)
     if punks:
+        real = record.get("accessory_real_read_back_mean")  # records from before it was kept lack it
+        ceiling = (
+            ""
+            if real is None
+            else f"the same classifier reads them on {real:.1%} of the real punks that have them; "
+        )
         block += (
             "<p>Accessories of at least 2% frequency show in "
             f"{record['accessory_read_back_mean']:.1%} of the images asked for them "
-            + (
-                f"(the same classifier reads them on {record['accessory_real_read_back_mean']:.1%} of the "
-                "real punks that have them; "
-                if "accessory_real_read_back_mean" in record
-                else "("
-            )
-            + f"lowest: {esc(record['accessory_read_back_min'])}); accessories nobody asked for show "
+            f"({ceiling}lowest: {esc(record['accessory_read_back_min'])}); accessories nobody asked for show "
             f"in {record['unrequested_rate']:.1%} of images (real punks through the same "
             f"classifier: {record['real_unrequested_rate']:.1%}).</p>"
         )

@@ -282,7 +282,7 @@ def evaluate_conditional(
     real_idx = np.concatenate([idx for _, idx in groups])
     real = to_float(data.images[real_idx])
     feats_fake = reader(fake)  # for the per-class FID
-    read_fake, read_real = reader.read(fake).numpy(), reader.read(real).numpy()
+    read_fake, read_real = reader.read(fake, feats_fake).numpy(), reader.read(real).numpy()
     columns = [reader.attributes.index(name) for name in space.names] if space.kind == "labels" else None
     if space.kind == "attributes":
         positions = {name: i for i, name in enumerate(reader.attributes or [])}
@@ -423,7 +423,7 @@ def _add_baseline(
         raise GenlabError(f"--baseline {baseline} is itself conditional: give an unconditional run")
     fake = generate(plain, n, seed=seed)
     feats = reader(fake)
-    read = reader.read(fake).numpy()[:, columns]
+    read = reader.read(fake, feats).numpy()[:, columns]
     for entry in record["groups"]:
         k = space.index(entry["name"], "label")
         if space.kind == "labels":

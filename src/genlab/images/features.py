@@ -32,12 +32,12 @@ from genlab.core.mnist import load_mnist
 from genlab.core.progress import progress
 from genlab.images.data import pixel_art_source_index
 from genlab.images.inception import InceptionV3Features, is_fid_state_dict
+from genlab.images.punks_classifier import IMAGE_SIZE as PUNKS_SIZE
 from genlab.images.punks_classifier import load_punks_classifier
 
 FEATURE_SPACES = ("punks", "digits", "inception", "pixels")
 INCEPTION_ENV = "GENLAB_INCEPTION"
 PIXELS_SIZE = 12
-PUNKS_SIZE = 24  # the punks' own pixels, at which their classifier reads
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -111,11 +111,16 @@ class FeatureExtractor:
     def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
         return self._batched(self.embed, images, batch_size, f"{self.name} features")
 
-    def read(self, images: torch.Tensor | np.ndarray, batch_size: int = 500) -> torch.Tensor:
+    def read(
+        self, images: torch.Tensor | np.ndarray, features: torch.Tensor | None = None, batch_size: int = 500
+    ) -> torch.Tensor:
         """Attribute probabilities (N, A) of images: what the classifier reads in them, from the
-        images prepared for reading (`prepare_for_reading`), which the features for FID are not."""
+        images prepared for reading (`prepare_for_reading`), which the features for FID are not.
+        `features`, this extractor's of the same images, are read directly where nothing is prepared."""
         if self.classify is None:
             raise GenlabError(f"the {self.name} feature space has no attribute classifier")
+        if features is not None and self.prepare_for_reading is None:
+            return self.attributes_from_features(features)
         classify = self.classify
 
         def probabilities(x: torch.Tensor) -> torch.Tensor:
