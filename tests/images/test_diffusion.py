@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from genlab.cli import app
 from genlab.core.errors import GenlabError
 from genlab.images.config import OBJECTIVES, ImageTrainConfig
+from genlab.images.data import _fit_array
 from genlab.images.diffusion import Diffusion, UNet, time_grid
 from genlab.images.train import train_images
 
@@ -99,12 +100,46 @@ def test_the_time_grid_runs_from_pure_noise_to_the_image():
         time_grid(0)
 
 
-@pytest.mark.parametrize("size", [16, 32, 64, 128])
+@pytest.mark.parametrize("size", [16, 24, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_the_denoiser_keeps_the_image_shape_at_every_size(size, channels):
     net = UNet(size, channels, base_width=4, max_width=8, attention=size == 32)
     x = torch.randn(2, channels, size, size)
     assert net(x, torch.rand(2)).shape == x.shape
+
+
+def test_a_pixel_art_denoiser_learns_the_own_pixels_and_draws_the_loaders_enlargement():
+    model = Diffusion(32, 3, work_size=24, **TINY, sample_steps=2)
+    own = np.random.default_rng(0).integers(0, 256, (3, 24, 24, 3), dtype=np.uint8)
+    loaded = torch.from_numpy(_fit_array(own, 32, pixel_art=True)).permute(0, 3, 1, 2)  # as punks load
+    assert torch.equal(model.shrink(loaded), torch.from_numpy(own).permute(0, 3, 1, 2))  # every pixel back
+    assert model.latent_dim == 3 * 24 * 24
+    drawn = model.sample(torch.randn(2, 3 * 24 * 24))
+    assert drawn.shape == (2, 3, 32, 32)
+    assert torch.equal(model.enlarge(model.shrink(drawn)), drawn)  # made of the loader's copied blocks
+    states, guesses = model.trajectory(torch.randn(2, 3, 24, 24))
+    assert states.shape == (3, 2, 3, 32, 32) and guesses.shape == (2, 2, 3, 32, 32)
+    assert model.invert(drawn).shape == (2, 3, 24, 24)
+    assert model.loss(loaded.float() / 255).item() > 0
+
+
+def test_autoguidance_pushes_the_average_away_from_its_early_copy():
+    torch.manual_seed(0)
+    model = Diffusion(16, 3, **TINY, guide=True, autoguidance=3.0)
+    x, t = torch.randn(2, 3, 16, 16), torch.rand(2)
+    assert not model.guide_ready and model.sampling_net() is model.denoiser_ema  # nothing kept yet
+    model.take_guide(4)
+    assert model.guide_ready and int(model.guide_epoch) == 4
+    for p, q in zip(model.denoiser_ema.parameters(), model.denoiser_guide.parameters(), strict=True):
+        assert torch.equal(p, q) and not q.requires_grad
+    with torch.no_grad():
+        for p in model.denoiser_ema.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        early, final = model.denoiser_guide(x, t), model.denoiser_ema(x, t)
+        assert torch.allclose(model.sampling_net()(x, t), early + 3.0 * (final - early), atol=1e-5)
+        model.autoguidance = 1.0
+        assert torch.equal(model.sampling_net()(x, t), final)
+    assert "denoiser_guide.stem.weight" in model.state_dict() and "guide_epoch" in model.state_dict()
 
 
 def test_a_new_denoiser_predicts_zero_and_its_average_starts_equal():
@@ -338,9 +373,75 @@ def test_resume_continues_a_diffusion_run_exactly(tmp_path, squares):
 
 def test_a_diffusion_model_takes_no_latent_dim_and_checks_its_options():
     assert ImageTrainConfig(model="diffusion", size=16).resolved().latent_dim == 3 * 16 * 16
-    with pytest.raises(GenlabError, match="noise of the image's shape"):
+    with pytest.raises(GenlabError, match="noise of the shape it works at"):
         ImageTrainConfig(model="diffusion", latent_dim=8).resolved()
     with pytest.raises(GenlabError, match="--sampler dpm"):
         ImageTrainConfig(model="diffusion", sampler="dpm").resolved()
     with pytest.raises(GenlabError, match="--sample-steps 0"):
         ImageTrainConfig(model="diffusion", sample_steps=0).resolved()
+
+
+def test_punks_are_modelled_at_their_own_pixels_and_other_work_sizes_are_refused():
+    punks = ImageTrainConfig(model="diffusion", data="punks").resolved()
+    assert (punks.size, punks.work_size, punks.latent_dim) == (32, 24, 3 * 24 * 24)
+    assert ImageTrainConfig(model="diffusion", data="punks", size=16).resolved().work_size == 16
+    assert ImageTrainConfig(model="diffusion", data="punks", work_size=32).resolved().work_size == 32
+    assert ImageTrainConfig(model="diffusion", data="mnist").resolved().work_size == 32
+    with pytest.raises(GenlabError, match="--work-size 20: use 32 or 24"):
+        ImageTrainConfig(model="diffusion", data="punks", work_size=20).resolved()
+    with pytest.raises(GenlabError, match="--work-size 24: use 32;"):
+        ImageTrainConfig(model="diffusion", data="mnist", work_size=24).resolved()
+    with pytest.raises(GenlabError, match="only the diffusion model"):
+        ImageTrainConfig(model="gan", data="punks", work_size=24).resolved()
+
+
+def test_autoguidance_options_are_checked_and_runs_from_before_it_load_without_it():
+    cfg = ImageTrainConfig(model="diffusion", data="punks", epochs=10).resolved()
+    assert (cfg.autoguidance, cfg.guide_epoch) == (2.0, 2)
+    conditional = ImageTrainConfig(model="diffusion", data="punks", condition="attributes").resolved()
+    assert conditional.autoguidance == 1.0
+    with pytest.raises(GenlabError, match="--autoguidance 0.5: use 1"):
+        ImageTrainConfig(model="diffusion", autoguidance=0.5).resolved()
+    with pytest.raises(GenlabError, match="--guide-epoch 9 comes after the last epoch"):
+        ImageTrainConfig(model="diffusion", epochs=4, guide_epoch=9).resolved()
+    with pytest.raises(GenlabError, match="belong to the diffusion model"):
+        ImageTrainConfig(model="vae", autoguidance=2.0).resolved()
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("work_size", "autoguidance", "guide_epoch")}
+    old["size"] = 32
+    before = ImageTrainConfig.from_dict(old)
+    assert (before.work_size, before.autoguidance, before.guide_epoch) == (32, 1.0, None)
+
+
+def test_training_keeps_the_early_copy_and_sample_and_evaluate_choose_the_weight(run, tmp_path):
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r.get("guide_taken")] == [1]  # a fifth of 3 epochs, at least 1
+    weights = load_file(str(run / "model.safetensors"))
+    assert int(weights["guide_epoch"]) == 1
+    invoke("images", "sample", run, "--n", 4, "--seed", 1, "--out", tmp_path / "guided.png")
+    invoke("images", "sample", run, "--n", 4, "--seed", 1, "--autoguidance", 1)
+    plain = png(run / "figures" / "samples_seed1_ag1.png")
+    assert plain.shape == png(tmp_path / "guided.png").shape
+    assert not np.array_equal(plain, png(tmp_path / "guided.png"))
+    result = invoke("images", "evaluate", run, "--features", "pixels", "--n", 16, "--autoguidance", 1)
+    assert "metrics_ag1.png" in result.output and (run / "figures" / "metrics_ag1.png").exists()
+    assert json.loads((run / "eval_pixels_ag1.json").read_text())["autoguidance"] == 1.0
+
+
+def test_autoguidance_is_refused_where_there_is_no_early_copy(tmp_path, squares):
+    out = tmp_path / "short"
+    invoke(
+        "images",
+        "train",
+        "--model",
+        "diffusion",
+        "--data",
+        squares,
+        "--out",
+        out,
+        "--max-steps",
+        1,
+        *TINY_RUN,
+    )
+    refused = runner.invoke(app, ["images", "sample", str(out), "--autoguidance", "2"])
+    assert isinstance(refused.exception, GenlabError) and "--guide-epoch" in str(refused.exception)
+    invoke("images", "sample", str(out), "--n", 2)  # the run's own weight: silently off until taken

@@ -44,6 +44,12 @@ GUIDANCE = typer.Option(
     help="Conditional diffusion: classifier-free guidance scale (0: unconditional, 1: plain conditional).",
     show_default="the run's --guidance",
 )
+AUTOGUIDANCE = typer.Option(
+    None,
+    "--autoguidance",
+    help="Diffusion: weight of the push away from the denoiser's early copy (1: off).",
+    show_default="the run's --autoguidance",
+)
 TEMPERATURE = typer.Option(
     None,
     "--temperature",
@@ -103,6 +109,7 @@ def sample(
     steps: int | None = STEPS,
     sampler: str | None = SAMPLER,
     temperature: float | None = TEMPERATURE,
+    autoguidance: float | None = AUTOGUIDANCE,
 ) -> None:
     """Write a grid of novel images (GAN: EMA generator; VAE: prior; CAE: Gaussian fitted to codes;
     diffusion: its sampler from noise); with --label/--attrs, one row per request."""
@@ -115,9 +122,10 @@ def sample(
 
         if label and attrs:
             raise GenlabError("give --label (a labels run) or --attrs (an attributes run), not both")
-        if each or steps is not None or sampler is not None:
+        if each or steps is not None or sampler is not None or autoguidance is not None:
             raise GenlabError(
-                "--each, --steps and --sampler apply to plain samples: leave them out with --label/--attrs"
+                "--each, --steps, --sampler and --autoguidance apply to plain samples: leave them out with "
+                "--label/--attrs"
             )
         typer.echo(
             conditional_grid(
@@ -148,6 +156,7 @@ def sample(
             steps=steps,
             sampler=sampler,
             temperature=temperature,
+            autoguidance=autoguidance,
         )
     )
 
@@ -299,6 +308,7 @@ def evaluate(
         help="With --conditional: an unconditional run on the same data, for per-class FID beside it.",
     ),
     guidance: float | None = GUIDANCE,
+    autoguidance: float | None = AUTOGUIDANCE,
 ) -> None:
     """Score generated images against real ones, beside the real-vs-real noise floor.
 
@@ -334,10 +344,10 @@ def evaluate(
         device=device,
         inception_weights=inception_weights,
         checkpoint=checkpoint,
+        autoguidance=autoguidance,
     )
     typer.echo(format_table(record))
-    figure = "metrics.png" if checkpoint == "best" else f"metrics_{checkpoint}.png"
-    typer.echo(f"written: {run / 'metrics.jsonl'} and {run / 'figures' / figure}")
+    typer.echo(f"written: {run / 'metrics.jsonl'} and {run / 'figures' / record['figure']}")
 
 
 @app.command()

@@ -13,15 +13,26 @@ import torch
 from torch import nn
 
 from genlab.core.errors import GenlabError
-from genlab.images.config import check_size
+from genlab.images.config import SIZES, check_size
 
 NORMS = ("batch", "instance", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "silu")
 
 
+def halvings(size: int) -> int:
+    """Stride-2 stages from `size` pixels down to 4x4 (a supported size, `check_size`) or, for the
+    diffusion model's work sizes such as the punks' own 24 pixels, to the first odd map (24 -> 3x3)."""
+    if size in SIZES:
+        return check_size(size)
+    stages = 0
+    while size > 4 and size % 2 == 0:
+        size, stages = size // 2, stages + 1
+    return stages
+
+
 def stage_widths(size: int, base_width: int, max_width: int = 512) -> list[int]:
     """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]."""
-    return [min(base_width * 2**i, max_width) for i in range(check_size(size))]
+    return [min(base_width * 2**i, max_width) for i in range(halvings(size))]
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

@@ -569,7 +569,7 @@ def _fit_array(images: np.ndarray, size: int | None, pixel_art: bool | None) -> 
     if size is None or images.shape[1] == size:
         return np.ascontiguousarray(images)
     if pixel_art:
-        index = ((np.arange(size) + 0.5) * images.shape[1] / size).astype(np.int64)  # nearest source pixel
+        index = pixel_art_enlarge_index(size, images.shape[1])
         return np.take(np.take(images, index, axis=1), index, axis=2)  # faster than fancy indexing
 
     out = np.empty((len(images), size, size, images.shape[-1]), np.uint8)
@@ -581,6 +581,12 @@ def _fit_array(images: np.ndarray, size: int | None, pixel_art: bool | None) -> 
         resized = np.asarray(picture.resize((size, size), Image.LANCZOS))
         out[i] = resized[..., None] if resized.ndim == 2 else resized
     return out
+
+
+def pixel_art_enlarge_index(size: int, native: int) -> np.ndarray:
+    """For pixel art resized from native to size pixels by `_fit_array`: the source pixel each of the
+    size pixels copies (its nearest)."""
+    return ((np.arange(size) + 0.5) * native / size).astype(np.int64)
 
 
 def pixel_art_source_index(size: int, native: int) -> np.ndarray:

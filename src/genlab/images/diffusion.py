@@ -32,13 +32,22 @@ the unconditional model, 1 the plain conditional one; above 1 samples follow the
 closely and vary less, at twice the network calls per step.
 
 Sampling uses an exponential moving average of the denoiser's weights (`denoiser_ema`), as the GAN
-samples from its generator's average.
+samples from its generator's average. With autoguidance (Karras et al. 2024, "Guiding a diffusion
+model with a bad version of itself") it also keeps that average as it was early in training
+(`denoiser_guide`) and samples with early + w (final - early): where the final model has learned
+more than the early one, the difference points towards it, and w > 1 follows it further; unlike
+classifier-free guidance it needs no condition and keeps the samples varied.
+
+Pixel art that the loader enlarges (punks: 24x24 copied into 32x32 blocks) can be modelled at its own
+pixels (`work_size` below `size`): training takes one pixel of each copied block, and every image the
+model draws is enlarged to `size` the way the loader enlarges the data.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +56,7 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.images.config import NOISE_TIMES, OBJECTIVES, SAMPLERS
 from genlab.images.conv import stage_widths
+from genlab.images.data import pixel_art_enlarge_index, pixel_art_source_index
 
 DETERMINISTIC = ("heun", "euler")  # the samplers that map noise to image one-to-one
 
@@ -187,9 +197,11 @@ def _column(value: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
 class Diffusion(nn.Module):
     """The denoiser, its moving average, the forward process of `objective`, and the samplers.
 
-    Images enter and leave in [0, 1] (as for the other models); inside, pixels are in [-1, 1].
-    `latent_dim` is the number of values in a noise image (C * S * S): the "latent" of a diffusion
-    model is its starting noise, of the image's own shape.
+    Images enter and leave in [0, 1] at `size` pixels (as for the other models); inside, pixels are in
+    [-1, 1] at `work_size` (default `size`; see the module docstring). `latent_dim` is the number of
+    values in a noise image (C * W * W at work size W): the "latent" of a diffusion model is its
+    starting noise. `guide` keeps the early copy that `autoguidance` > 1 samples with, once training
+    has taken it (`take_guide`).
     """
 
     kind = "diffusion"
@@ -207,6 +219,9 @@ class Diffusion(nn.Module):
         sampler: str = "heun",
         cond_dim: int = 0,
         guidance: float = 1.0,
+        work_size: int | None = None,
+        guide: bool = False,
+        autoguidance: float = 1.0,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -218,14 +233,56 @@ class Diffusion(nn.Module):
         check_sampler(sampler)
         time_grid(sample_steps)
         self.noise_times = noise_times
-        self.size, self.channels, self.latent_dim = size, channels, channels * size * size
+        self.size, self.work_size, self.channels = size, work_size or size, channels
+        self.latent_dim = channels * self.work_size**2
         self.objective, self.sample_steps, self.sampler = objective, sample_steps, sampler
-        self.cond_dim, self.guidance = cond_dim, guidance
-        self.denoiser = UNet(size, channels, base_width, max_width, attention, cond_dim)
+        self.cond_dim, self.guidance, self.autoguidance = cond_dim, guidance, autoguidance
+        self.denoiser = UNet(self.work_size, channels, base_width, max_width, attention, cond_dim)
         self.denoiser_ema = copy.deepcopy(self.denoiser).requires_grad_(False)
+        self.denoiser_guide = copy.deepcopy(self.denoiser).requires_grad_(False) if guide else None
+        if guide:  # the epoch whose average denoiser_guide holds; 0: not taken yet
+            self.register_buffer("guide_epoch", torch.zeros((), dtype=torch.int64))
+        if self.work_size != size:
+            enlarge = pixel_art_enlarge_index(size, self.work_size)
+            shrink = pixel_art_source_index(size, self.work_size)
+            self.register_buffer("enlarge_index", torch.from_numpy(enlarge), persistent=False)
+            self.register_buffer("shrink_index", torch.from_numpy(shrink), persistent=False)
 
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
         return eps  # the noise is the latent
+
+    def shrink(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (..., size, size) -> (..., work_size, work_size): one pixel of each copied block."""
+        if self.work_size == self.size:
+            return images
+        return images.index_select(-2, self.shrink_index).index_select(-1, self.shrink_index)
+
+    def enlarge(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (..., work_size, work_size) -> (..., size, size), as the loader enlarges pixel art."""
+        if self.work_size == self.size:
+            return images
+        return images.index_select(-2, self.enlarge_index).index_select(-1, self.enlarge_index)
+
+    # -- autoguidance ---------------------------------------------------------------------------
+
+    @property
+    def guide_ready(self) -> bool:
+        return self.denoiser_guide is not None and int(self.guide_epoch) > 0
+
+    @torch.no_grad()
+    def take_guide(self, epoch: int) -> None:
+        """Keep the weight average as it is now (after `epoch` epochs) as autoguidance's early copy."""
+        if self.denoiser_guide is None:
+            raise GenlabError("this diffusion model was built without room for an early copy (guide=False)")
+        self.denoiser_guide.load_state_dict(self.denoiser_ema.state_dict())
+        self.guide_epoch.fill_(epoch)
+
+    def sampling_net(self) -> Callable[..., torch.Tensor]:
+        """What sampling calls: the EMA denoiser, or with autoguidance early + w (EMA - early)."""
+        if self.autoguidance == 1 or not self.guide_ready:
+            return self.denoiser_ema
+        good, early, w = self.denoiser_ema, self.denoiser_guide, self.autoguidance
+        return lambda *args: torch.lerp(early(*args), good(*args), w)
 
     @property
     def deterministic_sampler(self) -> str:
@@ -269,7 +326,7 @@ class Diffusion(nn.Module):
         DistributedDataParallel wrapper, the held-out loss `denoiser_ema`); `c` the images' conditions
         (conditional models; None: no condition). t and eps come from the
         global RNG, whose state training checkpoints, so a resumed run draws what it would have."""
-        x0 = x * 2 - 1
+        x0 = self.shrink(x) * 2 - 1
         eps = torch.randn_like(x0)
         t = self.training_times(len(x0), x0.device)
         net = self.denoiser if net is None else net
@@ -286,7 +343,7 @@ class Diffusion(nn.Module):
         guidance None is the model's own (`self.guidance`); 0 or no condition: the unconditional
         output; 1: the conditional one; else uncond + guidance * (cond - uncond), both from one
         batch of twice the size."""
-        net = self.denoiser_ema
+        net = self.sampling_net()
         if not self.cond_dim or c is None:
             return net(x, tt)
         scale = self.guidance if guidance is None else guidance
@@ -372,18 +429,19 @@ class Diffusion(nn.Module):
         c: torch.Tensor | None = None,
         guidance: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sampling run from `noise` (N, C, S, S) for conditions c: the states x_t at every time of
+        """One sampling run from `noise` (N, C, W, W) for conditions c: the states x_t at every time of
         the grid (steps + 1, N, C, S, S) and the denoiser's guess of the final image at each step
-        (steps, N, C, S, S), both in [0, 1] (x_t clipped for display; the last state is the sample)."""
+        (steps, N, C, S, S), both in [0, 1] at the image size S (x_t clipped for display; the last state
+        is the sample)."""
         sampler = check_sampler(sampler or self.sampler)
         times = time_grid(steps or self.sample_steps).tolist()
-        x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
+        x = self._noise_image(noise)
         states, guesses = [x], []
         for t, s in zip(times[:-1], times[1:], strict=True):
             x, x0 = self.step(x, t, s, sampler, generator, c, guidance)
             states.append(x)
             guesses.append(x0)
-        return _to_unit(torch.stack(states)), _to_unit(torch.stack(guesses))
+        return _to_unit(self.enlarge(torch.stack(states))), _to_unit(self.enlarge(torch.stack(guesses)))
 
     @torch.no_grad()
     def sample(
@@ -395,15 +453,19 @@ class Diffusion(nn.Module):
         c: torch.Tensor | None = None,
         guidance: float | None = None,
     ) -> torch.Tensor:
-        """Images (N, C, S, S) in [0, 1] from noise (N, C, S, S) or (N, C*S*S), for conditions c (N, K)
-        (None: unconditional); `generator` seeds the fresh noise of the ddpm sampler (the
-        deterministic ones use none)."""
+        """Images (N, C, S, S) in [0, 1] from noise (N, C, W, W) or (N, C*W*W) at the work size W, for
+        conditions c (N, K) (None: unconditional); `generator` seeds the fresh noise of the ddpm sampler
+        (the deterministic ones use none)."""
         sampler = check_sampler(sampler or self.sampler)
         times = time_grid(steps or self.sample_steps).tolist()
-        x = noise.reshape(-1, self.channels, self.size, self.size).to(next(self.parameters()).dtype)
+        x = self._noise_image(noise)
         for t, s in zip(times[:-1], times[1:], strict=True):
             x, _ = self.step(x, t, s, sampler, generator, c, guidance)
-        return _to_unit(x)
+        return _to_unit(self.enlarge(x))
+
+    def _noise_image(self, noise: torch.Tensor) -> torch.Tensor:
+        shape = (-1, self.channels, self.work_size, self.work_size)
+        return noise.reshape(shape).to(next(self.parameters()).dtype)
 
     @torch.no_grad()
     def invert(
@@ -414,7 +476,8 @@ class Diffusion(nn.Module):
         iterations: int = 2,
         c: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The noise (N, C, S, S) from which the deterministic sampler draws `images` (in [0, 1]).
+        """The noise (N, C, W, W) from which the deterministic sampler draws `images` (in [0, 1], at the
+        image size S; W is the work size).
 
         The steps are undone from t = 0 upwards; each step x_s = step(x_t) is solved for x_t by
         fixed-point iteration x_t <- x_t + (x_s - step(x_t)), starting from x_t = x_s (the first
@@ -428,7 +491,7 @@ class Diffusion(nn.Module):
         if sampler not in DETERMINISTIC:
             raise GenlabError(f"only a deterministic sampler ({', '.join(DETERMINISTIC)}) can be inverted")
         times = time_grid(steps or self.sample_steps).tolist()
-        x = images.reshape(-1, self.channels, self.size, self.size) * 2 - 1
+        x = self.shrink(images.reshape(-1, self.channels, self.size, self.size)) * 2 - 1
         for t, s in zip(times[-2::-1], times[:0:-1], strict=True):  # (t_{k}, t_{k+1}) from the end
             guess, best = x, x
             smallest = torch.full((len(x),), math.inf, device=x.device)

@@ -46,6 +46,7 @@ from genlab.images.runs import (
     load_trained,
     reconstruct,
     run_conditions,
+    set_autoguidance,
 )
 
 # Headwear among the 92 CryptoPunks attributes, counted together as "any hat".
@@ -96,6 +97,7 @@ def evaluate_run(
     k: int = 3,
     figure: bool = True,
     checkpoint: str = "best",
+    autoguidance: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate a trained image run; append the record to its metrics.jsonl and return it.
 
@@ -105,7 +107,8 @@ def evaluate_run(
     frequencies for punks and reconstruction MSE/PSNR for CAE/VAE. metrics.jsonl gets its scalar
     fields; the whole record (per-attribute frequencies, the extractor's training facts) goes to
     eval_FEATURES.json in the run. Writes figures/metrics.png unless `figure` is False. `checkpoint`
-    picks the weights (genlab.images.runs.load_trained: "best", "last" or e.g. "epoch_012").
+    picks the weights (genlab.images.runs.load_trained: "best", "last" or e.g. "epoch_012");
+    `autoguidance` overrides a diffusion run's own (its files then end in _agW).
     """
 
     if n < 2 * k + 2:
@@ -114,6 +117,7 @@ def evaluate_run(
     run = run_path if isinstance(run_path, RunDir) else RunDir.open(run_path, KINDS)
     torch_device = pick_device(device)
     model, cfg = load_trained(run, torch_device, checkpoint)
+    set_autoguidance(model, autoguidance)
     extractor = (
         features
         if isinstance(features, FeatureExtractor)
@@ -163,6 +167,10 @@ def evaluate_run(
         "k": k,
         "sample_seconds_per_1000": round(1000 * sample_seconds / m, 2),
         "conditioned_on": None if found is None else f"the {cfg.condition} of {m:,} real images",
+        # the weight sampling used (1: off, also where the run kept no early copy)
+        "autoguidance": (model.autoguidance if model.guide_ready else 1.0)
+        if model.kind == "diffusion"
+        else None,
     }
     model_metrics = compare_features(feats_a, feats_fake, k=k, seed=seed)
     floor_metrics = compare_features(feats_a, feats_b, k=k, seed=seed)
@@ -190,6 +198,7 @@ def evaluate_run(
         say(f"note: {line}")
     record["seconds"] = round(time.perf_counter() - started, 1)
     suffix = "" if checkpoint == "best" else f"_{checkpoint}"  # other checkpoints' files sit beside
+    suffix += "" if autoguidance is None else f"_ag{autoguidance:g}"
     details = run.path / f"eval_{extractor.name}{suffix}.json"
     record["details"] = details.name
     # metrics.jsonl gets the scalars; per-attribute frequencies and the extractor's full info go beside it
@@ -197,8 +206,9 @@ def evaluate_run(
     run.append_metrics({key: value for key, value in record.items() if key not in bulky})
     extractor_info = {key: value for key, value in info.items() if key != "attributes"}
     atomic_write_json(details, {**record, "extractor": extractor_info})
+    record["figure"] = f"metrics{suffix}.png"
     if figure:
-        record_path = plot_metrics(record, run.figures_dir / f"metrics{suffix}.png", title=run.path.name)
+        record_path = plot_metrics(record, run.figures_dir / record["figure"], title=run.path.name)
         say(f"figure: {record_path}")
     return record
 

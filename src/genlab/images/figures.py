@@ -76,18 +76,25 @@ def sample_grid(
     steps: int | None = None,
     sampler: str | None = None,
     temperature: float | None = None,
+    autoguidance: float | None = None,
 ) -> Path:
     """A grid of n novel images (figures/samples_seed{S}.png); with `each`, also one PNG per image.
 
     `checkpoint` picks the weights (see `load_trained`); other than "best", the file name says which
-    (figures/samples_seed0_epoch_012.png). `steps` and `sampler` override a diffusion run's own,
-    `temperature` a VAE's or GAN's (figures/samples_seed0_temp0.7.png)."""
+    (figures/samples_seed0_epoch_012.png). `steps`, `sampler` and `autoguidance` override a diffusion
+    run's own (figures/samples_seed0_ag1.png), `temperature` a VAE's or GAN's
+    (figures/samples_seed0_temp0.7.png)."""
 
     if n < 1:
         raise GenlabError(f"--n {n}: ask for at least one image")
     run = _open(run)
-    images = to_uint8_nhwc(_generate(run, n, seed, checkpoint, steps, sampler, temperature).numpy())
-    name = f"samples_seed{seed}{_suffix(checkpoint)}{temperature_suffix(temperature)}.png"
+    model = load_trained(run, checkpoint=checkpoint)[0]
+    drawn = generate(
+        model, n, seed, steps=steps, sampler=sampler, temperature=temperature, autoguidance=autoguidance
+    )
+    images = to_uint8_nhwc(drawn.numpy())
+    guided = "" if autoguidance is None else f"_ag{autoguidance:g}"
+    name = f"samples_seed{seed}{_suffix(checkpoint)}{temperature_suffix(temperature)}{guided}.png"
     path = save_grid(images, Path(out) if out else run.figures_dir / name)
     if each:
         folder = Path(each)
@@ -95,20 +102,6 @@ def sample_grid(
         for i, image in enumerate(images):
             save_image(image, folder / f"sample_{i:04d}.png")
     return path
-
-
-def _generate(
-    run: RunDir,
-    n: int,
-    seed: int,
-    checkpoint: str = "best",
-    steps: int | None = None,
-    sampler: str | None = None,
-    temperature: float | None = None,
-) -> torch.Tensor:
-
-    model = load_trained(run, checkpoint=checkpoint)[0]
-    return generate(model, n, seed, steps=steps, sampler=sampler, temperature=temperature)
 
 
 def temperature_suffix(temperature: float | None) -> str:

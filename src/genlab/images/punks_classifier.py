@@ -32,10 +32,11 @@ from torch import nn
 from genlab.core.cache import cache_key, cached_model
 from genlab.core.progress import progress, say
 from genlab.core.training import optimizer_step
+from genlab.images.config import PUNKS_PIXELS
 from genlab.images.punks import DEFAULT_BACKGROUND, load_punks
 
 NUM_ATTRIBUTES = 92
-IMAGE_SIZE = 24
+IMAGE_SIZE = PUNKS_PIXELS  # the classifier reads punks at their own pixels
 
 
 @dataclass

@@ -164,6 +164,9 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
             sampler=cfg.sampler,
             cond_dim=cond_dim,
             guidance=cfg.guidance,
+            work_size=cfg.work_size,
+            guide=cfg.guide_epoch is not None,  # runs from before autoguidance kept no early copy
+            autoguidance=cfg.autoguidance,
         )
     if cfg.model != "gan":
         raise GenlabError(
@@ -190,6 +193,23 @@ def set_temperature(model: nn.Module, temperature: float | None) -> None:
         raise GenlabError(f"--temperature scales a VAE's or GAN's prior, not a {model.kind}'s")
     check_temperature(temperature)
     model.temperature = temperature
+
+
+def set_autoguidance(model: nn.Module, autoguidance: float | None) -> None:
+    """Sample a diffusion model with this autoguidance weight instead of the run's (None: keep it)."""
+    if autoguidance is None:
+        return
+    if model.kind != "diffusion":
+        raise GenlabError(f"--autoguidance steers a diffusion model's sampling, not a {model.kind}'s")
+    if autoguidance < 1:
+        raise GenlabError(f"--autoguidance {autoguidance:g}: use 1 (off) or more")
+    if autoguidance > 1 and not model.guide_ready:
+        raise GenlabError(
+            "--autoguidance needs the early copy of the denoiser that training keeps at --guide-epoch, and "
+            "this run has none (trained before genlab had autoguidance, or stopped before that epoch): "
+            "leave --autoguidance out or give 1"
+        )
+    model.autoguidance = autoguidance
 
 
 def load_trained(
@@ -297,14 +317,17 @@ def generate(
     conditions: torch.Tensor | np.ndarray | None = None,
     guidance: float | None = None,
     temperature: float | None = None,
+    autoguidance: float | None = None,
 ) -> torch.Tensor:
     """n novel images, float (N, C, H, W) in [0, 1]; the same seed gives the same images.
 
     `steps` and `sampler` override a diffusion run's own (--sample-steps, --sampler); a conditional
     run draws image i as `conditions[i]` asks (None: unconditionally), diffusion with `guidance`;
-    `temperature` overrides a VAE's or GAN's (from then on, on a model passed in)."""
+    `temperature` overrides a VAE's or GAN's and `autoguidance` a diffusion model's (from then on, on
+    a model passed in)."""
     model = _model(run_or_model)
     set_temperature(model, temperature)
+    set_autoguidance(model, autoguidance)
     if conditions is None:
         conditions = unasked_conditions(model, n, seed)
     if model.kind != "diffusion" and (steps is not None or sampler is not None or guidance is not None):

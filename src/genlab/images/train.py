@@ -378,7 +378,8 @@ class ImageTrainer:
 
     @torch.no_grad()
     def end_of_epoch(self, partial: bool) -> None:
-        """Held-out loss, CAE code fit / GAN EMA batch-norm recalibration, the epoch's sample grid.
+        """Held-out loss, CAE code fit / GAN EMA batch-norm recalibration, the diffusion model's early
+        copy for autoguidance (at --guide-epoch), the epoch's sample grid.
 
         Nothing here draws from the global RNG (fork_rng and private generators), so running it
         or not never changes the training trajectory, which keeps resume exact.
@@ -395,6 +396,9 @@ class ImageTrainer:
             self._recalibrate_ema_batchnorm()
         if self.cfg.model != "gan" and len(self.test_x):
             record["test_loss"] = self.test_loss()
+        if self.cfg.model == "diffusion" and not partial and number == self.cfg.guide_epoch:
+            self.model.take_guide(number)  # autoguidance's early copy; the sample grids use it from now
+            record["guide_taken"] = True
         images = decode_latents(
             self.model, self.model.prior_sample(self.fixed_z.to(self.device)), conditions=self.fixed_c
         )
