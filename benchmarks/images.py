@@ -90,8 +90,10 @@ def default_run(model: str, evaluate: bool, eval_n: int) -> dict[str, Any]:
     wall = time.perf_counter() - start
     cfg = run.config
     epochs = [r for r in run.metrics() if r.get("type") == "epoch"]
+    work = cfg.get("work_size") or cfg["size"]
+    works_at = f" (works at {work}x{work})" if work != cfg["size"] else ""
     row: dict[str, Any] = {
-        "case": f"{model.upper()} default on punks {cfg['size']}x{cfg['size']}",
+        "case": f"{model.upper()} default on punks {cfg['size']}x{cfg['size']}{works_at}",
         "epochs": cfg["epochs"],
         "steps": epochs[-1]["step"],
         "train wall (s)": wall,
@@ -120,6 +122,9 @@ def default_run(model: str, evaluate: bool, eval_n: int) -> dict[str, Any]:
                 "recall": record["recall"],
             }
         )
+        if model == "diffusion" and (cfg.get("autoguidance") or 1) > 1:  # what autoguidance adds
+            plain = evaluate_run(run.path, "punks", n=eval_n, seed=0, figure=False, autoguidance=1.0)
+            row["FID / recall, autoguidance off"] = f"{plain['fid']:.4g} / {plain['recall']:.3g}"
     return row
 
 
@@ -160,7 +165,7 @@ def main() -> None:
     rows = merge_with_previous(rows, only)
     columns = ["measured", "case", "params (M)", "GFLOP/image", "images/s", "GFLOP/s", "% of matmul"]
     columns += ["epochs", "steps", "train wall (s)", "sample s / 1000", "held-out MSE", "held-out PSNR (dB)"]
-    columns += ["FID", "FID floor", "KID", "precision", "recall"]
+    columns += ["FID", "FID floor", "KID", "precision", "recall", "FID / recall, autoguidance off"]
     columns = [c for c in columns if any(c in r for r in rows)]
     notes = (
         f"fp32 matmul on this machine: {matmul:.0f} GFLOP/s (1024x1024, `benchmarks.common.matmul_gflops`). "

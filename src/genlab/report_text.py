@@ -26,21 +26,25 @@ real images from generated ones. The two are trained against each other with the
 fooling it. Nothing compares pixels, so samples are sharp, but training is a balancing act and can
 collapse onto a few outputs; genlab samples from a moving average of the generator's weights, which
 is steadier.</li>
-<li><b>Diffusion model.</b> Training takes a real image, mixes it with random noise by a random amount
-(<b>forward noising</b>: a little noise at time t near 0, pure noise at t = 1) and asks a network to
-undo the mixing: given the noisy image and t, predict the direction from noise to image. The network
-is a <b>U-Net</b>: the encoder's stages, then the decoder's, with each encoder stage also handed
-straight to the decoder stage of the same size (skip connections), so fine detail survives. To
-<b>sample</b>, start from pure noise and take small steps along the predicted direction until t = 0;
-the "denoise" figure shows every step. There is no latent bottleneck and no adversary: the loss is a
-plain regression on every training image, so the model must cover all of the data (a GAN may ignore
-the parts it finds hard) and it never averages over a blurred code (as a VAE does). The price is at
-sampling time: each image costs one or two network passes per step (19 for the default 10 steps of
-Heun's solver) where the others need one; the table's sampling column shows what that costs.
-genlab trains it by <i>flow matching</i> (a straight path from noise to image) and samples with a
-deterministic solver, so the same noise always gives the same image and a real image can be run
-backwards to the noise it comes from, which is what its reconstructions, real-image interpolations
-and latent map use.</li>
+<li><b>Diffusion model.</b> Training takes a real image, mixes it with random noise by a random
+amount (<b>forward noising</b>: a little noise at time t near 0, pure noise at t = 1) and asks a
+network to undo the mixing: given the noisy image and t, predict the direction from noise to image.
+The network is a <b>U-Net</b>: the encoder's stages, then the decoder's, with each encoder stage
+also handed straight to the decoder stage of the same size (skip connections), so fine detail
+survives. To <b>sample</b>, start from pure noise and take small steps along the predicted direction
+until t = 0; the "denoise" figure shows every step. There is no latent bottleneck and no adversary:
+the loss is a plain regression on every training image, so the model must cover all of the data (a
+GAN may ignore the parts it finds hard) and it never averages over a blurred code (as a VAE does).
+The price is at sampling time: each image costs one or two network passes per step (19 for the
+default 10 steps of Heun's solver) where the others need one, and twice that with
+<b>autoguidance</b>: genlab keeps a copy of the network from early in training and pushes every step
+away from what that weaker copy would do, towards what the finished network learned since (sharper,
+more varied faces); the table's sampling column shows what that costs. On punks it works at their
+own 24x24 pixels and enlarges its drawings the way the data was enlarged, which halves its training
+time. genlab trains it by <i>flow matching</i> (a straight path from noise to image) and samples
+with a deterministic solver, so the same noise always gives the same image and a real image can be
+run backwards to the noise it comes from, which is what its reconstructions, real-image
+interpolations and latent map use.</li>
 </ul>
 <p>Interpolation walks in a straight line (<i>linear</i>) or along the sphere where Gaussian
 samples live (<i>slerp</i>) between two latent points and decodes every step; the latent map

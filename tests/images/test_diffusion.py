@@ -397,7 +397,7 @@ def test_punks_are_modelled_at_their_own_pixels_and_other_work_sizes_are_refused
 
 def test_autoguidance_options_are_checked_and_runs_from_before_it_load_without_it():
     cfg = ImageTrainConfig(model="diffusion", data="punks", epochs=10).resolved()
-    assert (cfg.autoguidance, cfg.guide_epoch) == (2.0, 2)
+    assert (cfg.autoguidance, cfg.guide_epoch) == (1.5, 2)
     conditional = ImageTrainConfig(model="diffusion", data="punks", condition="attributes").resolved()
     assert conditional.autoguidance == 1.0
     with pytest.raises(GenlabError, match="--autoguidance 0.5: use 1"):

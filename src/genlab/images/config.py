@@ -71,8 +71,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cae": {"latent_dim": 64, "epochs": 12, "lr": 2e-3, "base_width": 32},
     "vae": {"latent_dim": 32, "epochs": 20, "lr": 2e-3, "base_width": 32},
     "gan": {"latent_dim": 64, "epochs": 10, "lr": 1.5e-3, "base_width": 32},
-    # no latent_dim: a diffusion model starts from noise of the image's own shape
-    "diffusion": {"latent_dim": None, "epochs": 14, "lr": 2e-3, "base_width": 32},
+    # no latent_dim: a diffusion model starts from noise of the shape it works at
+    "diffusion": {"latent_dim": None, "epochs": 28, "lr": 2e-3, "base_width": 32},
 }
 # A conditional VAE whose KL term weighs as little as a plain one's keeps the class in its code and
 # ignores the condition; README (Conditional models) has the measurements behind this value.
@@ -88,7 +88,7 @@ LR_SCHEDULES = ("constant", "cosine")
 # The unconditional denoiser's 2e-3 made the conditional one follow its condition less: README (Diffusion)
 CONDITIONAL_DIFFUSION_LR = 1e-3
 # Autoguidance weight and where the early copy is taken, by measurement: README (Diffusion)
-AUTOGUIDANCE = 2.0
+AUTOGUIDANCE = 1.5
 GUIDE_FRACTION = 0.2
 # A GAN shown images without their condition follows the condition less: README (Conditional models)
 CONDITION_DROPOUT = 0.1
@@ -138,7 +138,7 @@ class ImageTrainConfig:
     latent_dim: int | None = option(
         None,
         "Latent dimension.",
-        none_means=per_model("latent_dim") + "; diffusion: channels x size x size, its noise image",
+        none_means=per_model("latent_dim") + "; diffusion: channels x work size x work size, its noise image",
     )
     base_width: int | None = option(
         None, "Channels of the first conv stage, doubling per stage.", none_means=per_model("base_width")
@@ -227,7 +227,8 @@ class ImageTrainConfig:
         None,
         "Diffusion: sampling pushes the denoiser away from an early copy of itself (taken at "
         "--guide-epoch): early + W (final - early), which sharpens what the final model does better "
-        "(Karras et al. 2024); 1 = off, at half the network calls per step. sample --autoguidance overrides.",
+        "(Karras et al. 2024); it doubles the network calls per step; 1 = off. "
+        "sample --autoguidance overrides.",
         none_means=f"{AUTOGUIDANCE:g}; 1 with --condition",
     )
     guide_epoch: int | None = option(

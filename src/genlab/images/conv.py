@@ -30,9 +30,11 @@ def halvings(size: int) -> int:
     return stages
 
 
-def stage_widths(size: int, base_width: int, max_width: int = 512) -> list[int]:
-    """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]."""
-    return [min(base_width * 2**i, max_width) for i in range(halvings(size))]
+def stage_widths(size: int, base_width: int, max_width: int = 512, stages: int | None = None) -> list[int]:
+    """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]; `stages`
+    (default: down to 4x4 from a supported size) for the diffusion model's other work sizes."""
+    count = check_size(size) if stages is None else stages
+    return [min(base_width * 2**i, max_width) for i in range(count)]
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

@@ -55,7 +55,7 @@ from torch import nn
 
 from genlab.core.errors import GenlabError
 from genlab.images.config import NOISE_TIMES, OBJECTIVES, SAMPLERS
-from genlab.images.conv import stage_widths
+from genlab.images.conv import halvings, stage_widths
 from genlab.images.data import pixel_art_enlarge_index, pixel_art_source_index
 
 DETERMINISTIC = ("heun", "euler")  # the samplers that map noise to image one-to-one
@@ -144,7 +144,7 @@ class UNet(nn.Module):
         cond_dim: int = 0,
     ) -> None:
         super().__init__()
-        widths = stage_widths(size, base_width, max_width)  # e.g. 32 -> [w, 2w, 4w]
+        widths = stage_widths(size, base_width, max_width, halvings(size))  # e.g. 32 -> [w, 2w, 4w]
         ins = [base_width, *widths[:-1]]  # stage i maps ins[i] -> widths[i] channels
         self.time_dim = base_width + base_width % 2
         emb = 4 * base_width
