@@ -445,3 +445,23 @@ def test_autoguidance_is_refused_where_there_is_no_early_copy(tmp_path, squares)
     refused = runner.invoke(app, ["images", "sample", str(out), "--autoguidance", "2"])
     assert isinstance(refused.exception, GenlabError) and "--guide-epoch" in str(refused.exception)
     invoke("images", "sample", str(out), "--n", 2)  # the run's own weight: silently off until taken
+
+
+def test_a_punks_run_works_at_their_own_pixels_in_every_command(tmp_path):
+    out = tmp_path / "punks"
+    tiny = ["--base-width", 4, "--max-width", 8, "--batch-size", 16, "--threads", 1, "--sample-steps", 2]
+    invoke(
+        "images", "train", "--model", "diffusion", "--data", "punks", "--out", out, "--max-steps", 2, *tiny
+    )
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["size"], config["work_size"], config["latent_dim"]) == (32, 24, 3 * 24 * 24)
+    invoke("images", "sample", out, "--n", 4, "--each", tmp_path / "each")
+    drawn = png(sorted((tmp_path / "each").glob("*.png"))[0])
+    assert drawn.shape == (32, 32, 3)
+    enlarge = ((np.arange(32) + 0.5) * 24 / 32).astype(int)  # the loader's nearest source pixel
+    shrink = np.floor((np.arange(24) + 0.5) * 32 / 24).astype(int)
+    assert np.array_equal(drawn, drawn[shrink][:, shrink][enlarge][:, enlarge])  # copied blocks only
+    result = invoke("images", "reconstruct", out, "--n", 2, "--scored", 2)
+    assert "held-out images: 2" in result.output
+    invoke("images", "interpolate", out, "--pairs", 1, "--steps", 3)
+    assert (out / "figures" / "interpolate_slerp_real.png").exists()
