@@ -54,7 +54,7 @@ DEMO_READER: dict[str, Any] = {"glyph_width": 32, "glyph_features": 128, "glyph_
 # than their training)
 QUICK_READER: dict[str, Any] = {"glyph_width": 16, "glyph_features": 128, "glyph_epochs": 1}
 # the diffusion model's epochs on the 2-core plan (its default is in genlab.images.config.MODEL_DEFAULTS)
-DEMO_DIFFUSION_EPOCHS = 6
+DEMO_DIFFUSION_EPOCHS = 12
 
 
 @dataclass
