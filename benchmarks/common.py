@@ -35,6 +35,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def trained_as(stored: dict[str, Any], wanted: Any) -> bool:
+    """Whether an image run's stored config trained the model that the ImageTrainConfig `wanted`
+    describes with this genlab's defaults (where and how fast it ran aside), so a benchmark may reuse it."""
+    from genlab.images.config import ImageTrainConfig
+    from genlab.images.train import RUN_CONTROL
+
+    def settings(config: dict[str, Any]) -> dict[str, Any]:
+        values = ImageTrainConfig.from_dict(config).to_dict()
+        return {k: v for k, v in values.items() if k not in (*RUN_CONTROL, "extra", "time_budget_unit")}
+
+    return settings(stored) == settings(wanted.resolved().to_dict())
+
+
 def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
     """Measured fp32 matmul rate on this machine, the ceiling to compare models against."""
     import torch

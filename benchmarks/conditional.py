@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HERE, RESULTS_DIR, write_results
+from benchmarks.common import HERE, RESULTS_DIR, trained_as, write_results
 
 RUNS = HERE.parent / "runs" / "bench-conditional"
 PLAIN = HERE.parent / "runs" / "bench-images"
@@ -45,6 +46,9 @@ def trained(data: str, condition: str, model: str) -> tuple[Path, float | None]:
 
     path = RUNS / f"{data}-{model}"
     cfg = ImageTrainConfig(model=model, data=data, condition=condition)
+    if (path / "config.json").exists() and not trained_as(RunDir(path).config, cfg):
+        print(f"{path} was trained with other defaults than this genlab's: training it again", flush=True)
+        shutil.rmtree(path)
     if (path / "model.safetensors").exists() and RunDir(path).stop_reason == "done":
         pass
     elif (path / "state.pt").exists():

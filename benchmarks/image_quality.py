@@ -4,19 +4,21 @@ feature space, beside the real-vs-real noise floor.
     .venv/bin/python -m benchmarks.image_quality [--runs DIR] [--n 10000]
 
 Uses the default runs that benchmarks/images.py trained (runs/bench-images/MODEL) or `genlab demo`
-trained (runs/demo/images-MODEL) when they exist, or those in --runs DIR (DIR/MODEL or
-DIR/images-MODEL); otherwise it first trains them with the defaults into runs/bench-images/MODEL.
+trained (runs/demo/images-MODEL) when they exist and were trained with this genlab's defaults, or
+those in --runs DIR (DIR/MODEL or DIR/images-MODEL); otherwise it first trains them with the
+defaults into runs/bench-images/MODEL.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HERE, write_results
+from benchmarks.common import HERE, trained_as, write_results
 
 MODELS = ("cae", "vae", "gan", "diffusion")
 DEFAULT_RUNS = HERE.parent / "runs" / "bench-images"
@@ -31,11 +33,12 @@ def find_or_train(model: str, runs: list[Path]) -> tuple[Path, str]:
     for folder in runs:
         for path in (folder / model, folder / f"images-{model}"):
             if (path / "model.safetensors").exists() and (path / "config.json").exists():
-                config = RunDir(path).config
-                if config.get("data") == "punks" and config.get("model") == model:
+                if trained_as(RunDir(path).config, ImageTrainConfig(model=model, data="punks")):
                     return path, f"existing run {_shown(path)}"
     path = DEFAULT_RUNS / model
     start = time.perf_counter()
+    if (path / "config.json").exists() and not trained_as(RunDir(path).config, ImageTrainConfig(model=model, data="punks")):
+        shutil.rmtree(path)  # trained with other defaults: not to be resumed
     if path.exists() and (path / "state.pt").exists():
         train_images(ImageTrainConfig(model=model, data="punks"), path, resume=True)
     else:

@@ -235,7 +235,7 @@ class ImageTrainConfig:
         None,
         "Diffusion: the epoch whose weight average is kept as the early copy that --autoguidance "
         "pushes away from.",
-        none_means=f"{GUIDE_FRACTION:g} of --epochs, rounded, at least 1",
+        none_means=f"{GUIDE_FRACTION:g} x --epochs, rounded, at least 1",
     )
     condition: str = option(
         "none",
@@ -430,10 +430,8 @@ class ImageTrainConfig:
         before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0,
                   "aux_weight": 0.0}  # fmt: skip
         values = {**before, **values}
-        if "work_size" not in values:  # every model worked at --size then
-            values["work_size"] = values.get("size")
-        if "autoguidance" not in values:
-            values["autoguidance"] = 1.0
+        if values.get("model") == "diffusion" and "autoguidance" not in values:  # before either existed
+            values.update(work_size=values.get("size"), autoguidance=1.0)
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
