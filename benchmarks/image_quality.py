@@ -37,12 +37,10 @@ def find_or_train(model: str, runs: list[Path]) -> tuple[Path, str]:
                     return path, f"existing run {_shown(path)}"
     path = DEFAULT_RUNS / model
     start = time.perf_counter()
-    if (path / "config.json").exists() and not trained_as(RunDir(path).config, ImageTrainConfig(model=model, data="punks")):
+    defaults = ImageTrainConfig(model=model, data="punks")
+    if (path / "config.json").exists() and not trained_as(RunDir(path).config, defaults):
         shutil.rmtree(path)  # trained with other defaults: not to be resumed
-    if path.exists() and (path / "state.pt").exists():
-        train_images(ImageTrainConfig(model=model, data="punks"), path, resume=True)
-    else:
-        train_images(ImageTrainConfig(model=model, data="punks"), path)
+    train_images(defaults, path, resume=(path / "state.pt").exists())
     return path, f"trained with defaults here in {time.perf_counter() - start:.0f} s"
 
 
