@@ -31,6 +31,11 @@ def check_temperature(temperature: float) -> None:
         raise GenlabError(f"--temperature {temperature:g}: use a scale above 0 (1: the prior as trained)")
 
 
+def check_autoguidance(weight: float) -> None:
+    if weight < 1:
+        raise GenlabError(f"--autoguidance {weight:g}: use 1 (off) or more")
+
+
 def check_size(size: int) -> int:
     """The number of stride-2 stages between `size` and 4x4; other sizes are a user error."""
     if size not in SIZES:
@@ -108,8 +113,8 @@ def _work_size(cfg: ImageTrainConfig) -> int | None:
     if cfg.work_size not in (cfg.size, native):
         allowed = f"{cfg.size}" + (f" or {native} (the punks' own pixels)" if native else "")
         raise GenlabError(
-            f"--work-size {cfg.work_size}: use {allowed}; a denoiser works below --size only at the own "
-            "pixels of pixel art that the loader enlarges (punks)"
+            f"--work-size {cfg.work_size}: use {allowed}; a denoiser works below --size only on pixel art "
+            "that the loader enlarges (punks), at its own pixels"
         )
     return cfg.work_size
 
@@ -326,8 +331,7 @@ class ImageTrainConfig:
             cfg.latent_dim = noise
             if cfg.autoguidance is None:
                 cfg.autoguidance = AUTOGUIDANCE if cfg.condition == "none" else 1.0
-            if cfg.autoguidance < 1:
-                raise GenlabError(f"--autoguidance {cfg.autoguidance:g}: use 1 (off) or more")
+            check_autoguidance(cfg.autoguidance)
         if self.model == "diffusion" and cfg.condition != "none" and not cfg.lr:
             cfg.lr = CONDITIONAL_DIFFUSION_LR
         for name in ("latent_dim", "epochs", "lr", "base_width"):
@@ -416,11 +420,6 @@ class ImageTrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), TIME_BUDGET_UNIT: "seconds"}
-
-    @property
-    def enlarged(self) -> bool:
-        """Whether the model works below --size and its images are enlarged (diffusion on pixel art)."""
-        return self.work_size is not None and self.work_size != self.size
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ImageTrainConfig:

@@ -27,7 +27,7 @@ from genlab.core.errors import GenlabError
 from genlab.core.rundir import RunDir
 from genlab.images.autoencoders import VAE, ConvAutoencoder
 from genlab.images.conditions import ConditionSpace, condition_space
-from genlab.images.config import KINDS, MODELS, ImageTrainConfig, check_temperature
+from genlab.images.config import KINDS, MODELS, ImageTrainConfig, check_autoguidance, check_temperature
 from genlab.images.data import ImageSet, load_images
 from genlab.images.diffusion import Diffusion
 from genlab.images.gan import GAN
@@ -201,8 +201,7 @@ def set_autoguidance(model: nn.Module, autoguidance: float | None) -> None:
         return
     if model.kind != "diffusion":
         raise GenlabError(f"--autoguidance steers a diffusion model's sampling, not a {model.kind}'s")
-    if autoguidance < 1:
-        raise GenlabError(f"--autoguidance {autoguidance:g}: use 1 (off) or more")
+    check_autoguidance(autoguidance)
     if autoguidance > 1 and not model.guide_ready:
         raise GenlabError(
             "--autoguidance needs the early copy of the denoiser that training keeps at --guide-epoch, and "
