@@ -13,17 +13,15 @@ import torch
 from torch import nn
 
 from genlab.core.errors import GenlabError
-from genlab.images.config import SIZES, check_size
+from genlab.images.config import check_size
 
 NORMS = ("batch", "instance", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "silu")
 
 
 def halvings(size: int) -> int:
-    """Stride-2 stages from `size` pixels down to 4x4 (a supported size, `check_size`) or, for the
-    diffusion model's work sizes such as the punks' own 24 pixels, to the first odd map (24 -> 3x3)."""
-    if size in SIZES:
-        return check_size(size)
+    """Stride-2 stages from `size` pixels down to 4x4 (the supported sizes, as `check_size` counts) or,
+    for the diffusion model's work sizes such as the punks' own 24 pixels, to the first odd map."""
     stages = 0
     while size > 4 and size % 2 == 0:
         size, stages = size // 2, stages + 1
