@@ -391,8 +391,8 @@ def test_punks_are_modelled_at_their_own_pixels_and_other_work_sizes_are_refused
         ImageTrainConfig(model="diffusion", data="punks", work_size=20).resolved()
     with pytest.raises(GenlabError, match="--work-size 24: use 32;"):
         ImageTrainConfig(model="diffusion", data="mnist", work_size=24).resolved()
-    with pytest.raises(GenlabError, match="only the diffusion model"):
-        ImageTrainConfig(model="gan", data="punks", work_size=24).resolved()
+    with pytest.raises(GenlabError, match="only the gan and diffusion models"):
+        ImageTrainConfig(model="vae", data="punks", work_size=24).resolved()
 
 
 def test_autoguidance_options_are_checked_and_runs_from_before_it_load_without_it():

@@ -147,6 +147,21 @@ def test_train_vae_on_a_folder_of_pngs(tmp_path):
     assert config["model"] == "vae" and config["augment"] == "flip" and config["extra"]["n_images"] == 24
 
 
+def test_a_punks_gan_at_their_own_pixels_trains_samples_and_exports(tmp_path):
+    out = tmp_path / "gan24"
+    tiny = ["--latent-dim", "4", "--base-width", "4", "--batch-size", "16", "--threads", "1"]
+    invoke("images", "train", "--model", "gan", "--data", "punks", "--work-size", 24, "--out", out,
+           "--max-steps", 2, *tiny)  # fmt: skip
+    invoke("images", "sample", out, "--n", 4, "--each", tmp_path / "each")
+    with Image.open(sorted((tmp_path / "each").glob("*.png"))[0]) as image:
+        drawn = np.asarray(image)
+    assert drawn.shape == (32, 32, 3)
+    enlarge = ((np.arange(32) + 0.5) * 24 / 32).astype(int)  # the loader's nearest source pixel
+    shrink = np.floor((np.arange(24) + 0.5) * 32 / 24).astype(int)
+    assert np.array_equal(drawn, drawn[shrink][:, shrink][enlarge][:, enlarge])  # copied blocks only
+    invoke("images", "interpolate", out, "--pairs", 1, "--steps", 3)
+
+
 def test_user_errors_are_one_red_line(tmp_path, data_file):
     proc = subprocess.run(
         [

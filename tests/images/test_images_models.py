@@ -14,19 +14,20 @@ from genlab.core.rundir import RunDir
 from genlab.images.augment import augment_batch
 from genlab.images.autoencoders import VAE, ConvAutoencoder, kl_divergence, vae_loss
 from genlab.images.config import ImageTrainConfig, parse_augment
-from genlab.images.conv import conv_net, deconv_net, stage_widths
+from genlab.images.conv import PixelArtResize, conv_net, deconv_net, stage_widths
+from genlab.images.data import _fit_array
 from genlab.images.gan import GAN, MinibatchStdDev, discriminator_loss, ema_update, generator_loss
 from genlab.images.runs import interpolate, slerp, split_indices
 from genlab.images.train import ImageTrainer, epoch_order
 
 
-@pytest.mark.parametrize("size", [16, 32, 64, 128])
-def test_builders_give_the_right_shapes_at_each_supported_size(size):
+@pytest.mark.parametrize(("size", "bottom"), [(16, 4), (32, 4), (64, 4), (128, 4), (24, 3)])
+def test_builders_give_the_right_shapes_at_each_supported_size_and_the_punks_own(size, bottom):
     encoder = conv_net(size, 3, base_width=4, max_width=16)
     widths = stage_widths(size, 4, 16)
-    assert len(widths) == int(math.log2(size // 4))
+    assert len(widths) == int(math.log2(size // bottom))
     h = encoder(torch.rand(2, 3, size, size))
-    assert h.shape == (2, widths[-1], 4, 4)
+    assert h.shape == (2, widths[-1], bottom, bottom)
     decoder = deconv_net(size, 1, base_width=4, max_width=16)
     assert decoder(h).shape == (2, 1, size, size)
 
@@ -47,7 +48,7 @@ def test_models_map_images_to_latents_and_back(size):
 
 def test_unsupported_size_is_a_clear_error():
     with pytest.raises(GenlabError, match="24 is not supported"):
-        conv_net(24, 3)
+        ImageTrainConfig(model="gan", size=24).resolved()
 
 
 def test_kl_is_zero_for_a_standard_normal_posterior_and_positive_otherwise():
@@ -153,6 +154,33 @@ def test_gan_discriminator_gives_one_logit_with_and_without_minibatch_std():
     for group in (0, 4):
         gan = GAN(size=16, channels=3, latent_dim=8, base_width=8, minibatch_std=group)
         assert gan.discriminator(torch.rand(8, 3, 16, 16)).shape == (8,)
+
+
+def test_a_pixel_art_gan_draws_and_judges_the_punks_own_pixels():
+    torch.manual_seed(0)
+    gan = GAN(size=32, channels=3, latent_dim=8, base_width=8, minibatch_std=4, work_size=24)
+    fake = gan.generator(torch.randn(4, 8))
+    assert fake.shape == (4, 3, 32, 32) and fake.abs().max() <= 1
+    shrink, enlarge = PixelArtResize(32, 24), PixelArtResize(24, 32)
+    assert torch.equal(enlarge(shrink(fake)), fake)  # made of the loader's copied blocks only
+    own = np.random.default_rng(0).integers(0, 256, (4, 24, 24, 3), dtype=np.uint8)
+    loaded = torch.from_numpy(_fit_array(own, 32, pixel_art=True)).permute(0, 3, 1, 2)  # as punks load
+    d = gan.discriminator.eval()
+    assert torch.equal(d.shrink(loaded), torch.from_numpy(own).permute(0, 3, 1, 2))  # every pixel back
+    scores = d(loaded.float() / 127.5 - 1)
+    assert scores.shape == (4,)
+    assert torch.equal(d(enlarge(shrink(loaded.float() / 127.5 - 1))), scores)  # judged on its own pixels
+
+
+def test_the_gan_works_at_size_unless_asked_and_older_runs_load_at_their_size():
+    assert ImageTrainConfig(model="gan", data="punks").resolved().work_size == 32
+    assert ImageTrainConfig(model="gan", data="punks", work_size=24).resolved().work_size == 24
+    assert ImageTrainConfig(model="vae", data="punks").resolved().work_size is None
+    with pytest.raises(GenlabError, match="--work-size 24: use 32;"):
+        ImageTrainConfig(model="gan", data="mnist", work_size=24).resolved()
+    old = ImageTrainConfig(model="gan", data="punks").resolved().to_dict()
+    old["work_size"] = None  # what runs stored before the GAN could work below --size
+    assert ImageTrainConfig.from_dict(old).resolved().work_size == 32
 
 
 def test_gan_runs_saved_before_minibatch_std_still_load():

@@ -36,14 +36,13 @@ def check_autoguidance(weight: float) -> None:
         raise GenlabError(f"--autoguidance {weight:g}: use 1 (off) or more")
 
 
-def check_size(size: int) -> int:
-    """The number of stride-2 stages between `size` and 4x4; other sizes are a user error."""
+def check_size(size: int) -> None:
+    """Image sizes other than SIZES are a user error (models may work below them: --work-size)."""
     if size not in SIZES:
         raise GenlabError(
             f"image size {size} is not supported: use one of {', '.join(map(str, SIZES))} "
             "(other images are resized to the size you pick when they are loaded)"
         )
-    return {16: 2, 32: 3, 64: 4, 128: 5}[size]
 
 
 def parse_augment(spec: str) -> tuple[str, ...]:
@@ -66,6 +65,7 @@ def parse_d_augment(spec: str) -> tuple[str, ...]:
 
 
 MODELS = ("cae", "vae", "gan", "diffusion")
+WORK_SIZE_MODELS = ("gan", "diffusion")  # the models that can draw pixel art at its own pixels
 KINDS = tuple(f"images-{m}" for m in MODELS)
 NAMED_DATA = ("punks", "mnist", "fashion-mnist")
 
@@ -102,18 +102,22 @@ TIME_BUDGET_UNIT = "time_budget_unit"
 
 
 def _work_size(cfg: ImageTrainConfig) -> int | None:
-    """--work-size resolved: the punks' own pixels for a diffusion model on enlarged punks, else --size."""
-    if cfg.model != "diffusion":
+    """--work-size resolved: the punks' own pixels for a diffusion model on enlarged punks, else --size
+    (None for the autoencoders, which work at --size)."""
+    if cfg.model not in WORK_SIZE_MODELS:
         if cfg.work_size not in (None, cfg.size):
-            raise GenlabError(f"--work-size {cfg.work_size}: only the diffusion model works below --size")
+            raise GenlabError(
+                f"--work-size {cfg.work_size}: only the {' and '.join(WORK_SIZE_MODELS)} models work "
+                "below --size"
+            )
         return None
     native = PUNKS_PIXELS if cfg.data == "punks" and cfg.size > PUNKS_PIXELS else None
     if cfg.work_size is None:
-        return native or cfg.size
+        return (native if cfg.model == "diffusion" else None) or cfg.size
     if cfg.work_size not in (cfg.size, native):
         allowed = f"{cfg.size}" + (f" or {native} (the punks' own pixels)" if native else "")
         raise GenlabError(
-            f"--work-size {cfg.work_size}: use {allowed}; a denoiser works below --size only on pixel art "
+            f"--work-size {cfg.work_size}: use {allowed}; a model works below --size only on pixel art "
             "that the loader enlarges (punks), at its own pixels"
         )
     return cfg.work_size
@@ -222,11 +226,11 @@ class ImageTrainConfig:
     )
     work_size: int | None = option(
         None,
-        "Diffusion: the pixels the denoiser works at: --size, or for pixel art the loader enlarges its "
-        f"own pixels (punks: {PUNKS_PIXELS}), each sample then enlarged to --size the way the loader "
+        "GAN, diffusion: the pixels the model draws at: --size, or for pixel art the loader enlarges its "
+        f"own pixels (punks: {PUNKS_PIXELS}), each image then enlarged to --size the way the loader "
         "enlarges the data (the model learns the picture, not the enlargement's uneven blocks, in about "
-        "half the time).",
-        none_means=f"{PUNKS_PIXELS} for punks at --size above {PUNKS_PIXELS}, else --size",
+        "half the time; a GAN's discriminator judges at the same pixels).",
+        none_means=f"diffusion: {PUNKS_PIXELS} for punks at --size above {PUNKS_PIXELS}, else --size",
     )
     autoguidance: float | None = option(
         None,
@@ -431,6 +435,8 @@ class ImageTrainConfig:
         values = {**before, **values}
         if values.get("model") == "diffusion" and "autoguidance" not in values:  # before either existed
             values.update(work_size=values.get("size"), autoguidance=1.0)
+        if values.get("model") == "gan" and values.get("work_size") is None:  # drawn at --size then
+            values["work_size"] = values.get("size")
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did

@@ -1,8 +1,10 @@
 """Shared convolutional building blocks: `conv_net` halves the image down to 4x4, `deconv_net` doubles
-a 4x4 map back up to the image size.
+a 4x4 map back up to the image size, and `PixelArtResize` moves pixel art between the size the loader
+enlarged it to and its own pixels.
 
 Depth follows from the image size (log2(size / 4) stride-2 stages), widths from a base width that
-doubles at each stage (capped by `max_width`), so the same builder serves 16, 32, 64 and 128 pixels.
+doubles at each stage (capped by `max_width`), so the same builder serves 16, 32, 64 and 128 pixels;
+a work size such as the punks' own 24 pixels halves down to its first odd map (3x3).
 Every stage is a 4x4 kernel with stride 2 and padding 1 (the DCGAN recipe), which halves or doubles
 the map exactly and avoids the checkerboard of odd kernels.
 """
@@ -13,26 +15,57 @@ import torch
 from torch import nn
 
 from genlab.core.errors import GenlabError
-from genlab.images.config import check_size
+from genlab.images.data import pixel_art_enlarge_index, pixel_art_source_index
 
 NORMS = ("batch", "instance", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "silu")
 
 
 def halvings(size: int) -> int:
-    """Stride-2 stages from `size` pixels down to 4x4 (the supported sizes, as `check_size` counts) or,
-    for the diffusion model's work sizes such as the punks' own 24 pixels, to the first odd map."""
+    """Stride-2 stages from `size` pixels down to 4x4 (the supported sizes) or, for a work size such as
+    the punks' own 24 pixels, to the first odd map."""
     stages = 0
     while size > 4 and size % 2 == 0:
         size, stages = size // 2, stages + 1
     return stages
 
 
-def stage_widths(size: int, base_width: int, max_width: int = 512, stages: int | None = None) -> list[int]:
-    """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]; `stages`
-    (default: down to 4x4 from a supported size) for the diffusion model's other work sizes."""
-    count = check_size(size) if stages is None else stages
-    return [min(base_width * 2**i, max_width) for i in range(count)]
+def bottom_size(size: int) -> int:
+    """The side of the smallest map: 4 for the supported sizes, 3 for 24 pixels."""
+    return size >> halvings(size)
+
+
+def stage_widths(size: int, base_width: int, max_width: int = 512) -> list[int]:
+    """Output widths of the stages of `conv_net` from the image inwards, e.g. 32 -> [w, 2w, 4w]."""
+    return [min(base_width * 2**i, max_width) for i in range(halvings(size))]
+
+
+class PixelArtResize(nn.Module):
+    """Pixel art between the size the loader enlarged it to and its own pixels, both exact.
+
+    Shrinking (to_size < from_size) keeps one pixel of each block the loader copied; enlarging copies
+    each pixel into its block the way the loader does (`data._fit_array`); equal sizes pass through.
+    The indices are buffers that are not saved, so runs from before a model had this load unchanged."""
+
+    def __init__(self, from_size: int, to_size: int) -> None:
+        super().__init__()
+        self.from_size, self.to_size = from_size, to_size
+        if to_size < from_size:
+            index = pixel_art_source_index(from_size, to_size)
+        elif to_size > from_size:
+            index = pixel_art_enlarge_index(to_size, from_size)
+        else:
+            index = None
+        self.register_buffer("index", None if index is None else torch.from_numpy(index), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(..., from_size, from_size) -> (..., to_size, to_size)."""
+        if self.index is None:
+            return images
+        return images.index_select(-2, self.index).index_select(-1, self.index)
+
+    def extra_repr(self) -> str:
+        return f"{self.from_size} -> {self.to_size}"
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -67,7 +100,7 @@ def conv_net(
     dropout: float = 0.0,
     spectral: bool = False,
 ) -> nn.Sequential:
-    """(N, in_channels, size, size) -> (N, widths[-1], 4, 4).
+    """(N, in_channels, size, size) -> (N, widths[-1], 4, 4) (3x3 from 24 pixels).
 
     The first stage has no normalization (DCGAN: normalizing the raw pixels only hurts).
     `spectral` wraps every conv in spectral normalization, the usual Lipschitz control for
@@ -98,7 +131,7 @@ def deconv_net(
     activation: str = "relu",
     dropout: float = 0.0,
 ) -> nn.Sequential:
-    """(N, widths[-1], 4, 4) -> (N, out_channels, size, size), the mirror of `conv_net`.
+    """(N, widths[-1], 4, 4) (3x3 to 24 pixels) -> (N, out_channels, size, size), the mirror of `conv_net`.
 
     The last stage has no normalization or activation: the caller picks the output function
     (sigmoid for [0,1] pixels or logits, tanh for a GAN's [-1,1]).
@@ -114,12 +147,12 @@ def deconv_net(
             layers.append(_activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout2d(dropout))
-        # (N, out, 8 * 2**i, 8 * 2**i)
+        # (N, out, 2 * bottom_size * 2**i, ...)
     return nn.Sequential(*layers)
 
 
 def top_width(size: int, base_width: int, max_width: int = 512) -> int:
-    """Channels of the 4x4 map between `conv_net` and `deconv_net`."""
+    """Channels of the smallest map between `conv_net` and `deconv_net`."""
     return stage_widths(size, base_width, max_width)[-1]
 
 

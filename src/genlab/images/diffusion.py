@@ -55,8 +55,7 @@ from torch import nn
 
 from genlab.core.errors import GenlabError
 from genlab.images.config import NOISE_TIMES, OBJECTIVES, SAMPLERS
-from genlab.images.conv import halvings, stage_widths
-from genlab.images.data import pixel_art_enlarge_index, pixel_art_source_index
+from genlab.images.conv import PixelArtResize, stage_widths
 
 DETERMINISTIC = ("heun", "euler")  # the samplers that map noise to image one-to-one
 
@@ -144,7 +143,7 @@ class UNet(nn.Module):
         cond_dim: int = 0,
     ) -> None:
         super().__init__()
-        widths = stage_widths(size, base_width, max_width, halvings(size))  # e.g. 32 -> [w, 2w, 4w]
+        widths = stage_widths(size, base_width, max_width)  # e.g. 32 -> [w, 2w, 4w]
         ins = [base_width, *widths[:-1]]  # stage i maps ins[i] -> widths[i] channels
         self.time_dim = base_width + base_width % 2
         emb = 4 * base_width
@@ -242,26 +241,11 @@ class Diffusion(nn.Module):
         self.denoiser_guide = copy.deepcopy(self.denoiser).requires_grad_(False) if guide else None
         if guide:  # the epoch whose average denoiser_guide holds; 0: not taken yet
             self.register_buffer("guide_epoch", torch.zeros((), dtype=torch.int64))
-        if self.work_size != size:
-            enlarge = pixel_art_enlarge_index(size, self.work_size)
-            shrink = pixel_art_source_index(size, self.work_size)
-            self.register_buffer("enlarge_index", torch.from_numpy(enlarge), persistent=False)
-            self.register_buffer("shrink_index", torch.from_numpy(shrink), persistent=False)
+        self.shrink = PixelArtResize(size, self.work_size)  # images -> the pixels the denoiser sees
+        self.enlarge = PixelArtResize(self.work_size, size)  # what it draws -> images
 
     def prior_sample(self, eps: torch.Tensor) -> torch.Tensor:
         return eps  # the noise is the latent
-
-    def shrink(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (..., size, size) -> (..., work_size, work_size): one pixel of each copied block."""
-        if self.work_size == self.size:
-            return images
-        return images.index_select(-2, self.shrink_index).index_select(-1, self.shrink_index)
-
-    def enlarge(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (..., work_size, work_size) -> (..., size, size), as the loader enlarges pixel art."""
-        if self.work_size == self.size:
-            return images
-        return images.index_select(-2, self.enlarge_index).index_select(-1, self.enlarge_index)
 
     # -- autoguidance ---------------------------------------------------------------------------
 

@@ -10,6 +10,11 @@ failure on small data. A discriminator that judges one image at a time cannot se
 it also gets a minibatch standard-deviation feature (Karras et al., 2018): how much the images of a
 small group differ from each other. A generator whose samples all look alike is then easy to catch.
 
+Pixel art that the loader enlarges (punks: 24x24 copied into 32x32 blocks) can be drawn and judged at
+its own pixels (`work_size` below `size`): the generator draws 24x24 and enlarges it the way the
+loader does, and the discriminator first keeps one pixel of each copied block, so both work on the
+picture and not on the enlargement's uneven blocks, at about half the cost.
+
 A conditional GAN (`cond_dim` > 0) gives the generator the condition vector beside its noise, and
 judges with a projection discriminator (Miyato & Koyama 2018): the logit is the unconditional head
 plus the inner product of the image's features with an embedding of the condition, so the
@@ -27,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.images.conv import conv_net, deconv_net, top_width, with_condition
+from genlab.images.conv import PixelArtResize, bottom_size, conv_net, deconv_net, top_width, with_condition
 
 
 class Generator(nn.Module):
@@ -39,21 +44,24 @@ class Generator(nn.Module):
         base_width: int = 64,
         max_width: int = 512,
         cond_dim: int = 0,
+        work_size: int | None = None,
     ) -> None:
         super().__init__()
-        top = top_width(size, base_width, max_width)
+        work = work_size or size
+        top, bottom = top_width(work, base_width, max_width), bottom_size(work)
         self.latent_dim, self.cond_dim = latent_dim, cond_dim
         self.net = nn.Sequential(
-            nn.Linear(latent_dim + cond_dim, top * 16, bias=False),
-            nn.Unflatten(1, (top, 4, 4)),  # (N, top, 4, 4)
+            nn.Linear(latent_dim + cond_dim, top * bottom**2, bias=False),
+            nn.Unflatten(1, (top, bottom, bottom)),  # (N, top, 4, 4), 3x3 at work size 24
             nn.BatchNorm2d(top),
             nn.ReLU(inplace=True),
-            deconv_net(size, channels, base_width, max_width, norm="batch", activation="relu"),
-            nn.Tanh(),  # (N, channels, size, size) in [-1, 1]
+            deconv_net(work, channels, base_width, max_width, norm="batch", activation="relu"),
+            nn.Tanh(),  # (N, channels, work, work) in [-1, 1]
         )
+        self.enlarge = PixelArtResize(work, size)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(with_condition(z, c, self.cond_dim))
+        return self.enlarge(self.net(with_condition(z, c, self.cond_dim)))  # (N, channels, size, size)
 
 
 class MinibatchStdDev(nn.Module):
@@ -91,15 +99,18 @@ class Discriminator(nn.Module):
         minibatch_std: int = 0,
         cond_dim: int = 0,
         aux_classifier: bool = False,
+        work_size: int | None = None,
     ) -> None:
         super().__init__()
-        top = top_width(size, base_width, max_width)
-        features = (top + (1 if minibatch_std else 0)) * 16
+        work = work_size or size
+        top = top_width(work, base_width, max_width)
+        features = (top + (1 if minibatch_std else 0)) * bottom_size(work) ** 2
         head = nn.Linear(features, 1)
+        self.shrink = PixelArtResize(size, work)
         self.net = nn.Sequential(
-            conv_net(size, channels, base_width, max_width, norm, "leaky_relu", dropout, spectral),
+            conv_net(work, channels, base_width, max_width, norm, "leaky_relu", dropout, spectral),
             MinibatchStdDev(minibatch_std) if minibatch_std else nn.Identity(),
-            nn.Flatten(),  # (N, (top [+ 1]) * 16)
+            nn.Flatten(),  # (N, (top [+ 1]) * 4 * 4)
             nn.utils.parametrizations.spectral_norm(head) if spectral else head,
         )
         self.cond_dim = cond_dim
@@ -116,7 +127,7 @@ class Discriminator(nn.Module):
         """(N,) real-or-fake logits; with `with_aux`, also the auxiliary head's (N, cond_dim)
         condition logits (None without the head). An argument, not a method, so that DDP and
         torch.compile wrappers pass it through."""
-        h = self.net[:-1](x)  # (N, features)
+        h = self.net[:-1](self.shrink(x))  # (N, features)
         logits = self.net[-1](h).squeeze(1)
         if self.cond_dim and c is not None:
             logits = logits + (self.projection(c.to(h.dtype)) * h).sum(1)
@@ -141,13 +152,15 @@ class GAN(nn.Module):
         minibatch_std: int = 0,
         cond_dim: int = 0,
         aux_classifier: bool = False,
+        work_size: int | None = None,
     ) -> None:
         super().__init__()
         self.size, self.channels, self.latent_dim, self.cond_dim = size, channels, latent_dim, cond_dim
-        self.generator = Generator(size, channels, latent_dim, base_width, max_width, cond_dim)
+        self.work_size = work_size or size
+        self.generator = Generator(size, channels, latent_dim, base_width, max_width, cond_dim, work_size)
         self.discriminator = Discriminator(
             size, channels, base_width, max_width, d_norm, spectral, dropout, minibatch_std, cond_dim,
-            aux_classifier,
+            aux_classifier, work_size,
         )  # fmt: skip
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.apply(dcgan_init)

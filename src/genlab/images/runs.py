@@ -182,6 +182,7 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
         dropout=cfg.dropout,
         minibatch_std=cfg.minibatch_std,
         aux_classifier=cfg.aux_weight > 0 and cond_dim > 0,
+        work_size=cfg.work_size,
     )
 
 
