@@ -209,7 +209,13 @@ class ImageTrainConfig:
     noise_times: str = option(
         "logit-normal",
         "Diffusion: how training draws each image's noise level t: uniform in [0, 1], or logit-normal "
-        "(sigmoid of a standard normal: most draws mid-way, where the image takes shape; Esser et al. 2024).",
+        "(sigmoid of a normal centred at --noise-centre: most draws mid-way, where the image takes shape; "
+        "Esser et al. 2024).",
+    )
+    noise_centre: float = option(
+        -0.5,
+        "Diffusion, logit-normal noise times: the centre m of t = sigmoid(N(m, 1)); below 0 trains more on "
+        "low noise, where one-pixel details are decided (more varied samples).",
     )
     sample_steps: int = option(
         10, "Diffusion: sampler steps from noise to image (samples, grids, figures, evaluation)."
@@ -431,7 +437,7 @@ class ImageTrainConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
         before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0,
-                  "aux_weight": 0.0}  # fmt: skip
+                  "aux_weight": 0.0, "noise_centre": 0.0}  # fmt: skip
         values = {**before, **values}
         if values.get("model") == "diffusion" and "autoguidance" not in values:  # before either existed
             values.update(work_size=values.get("size"), autoguidance=1.0)

@@ -213,6 +213,7 @@ class Diffusion(nn.Module):
         max_width: int = 256,
         objective: str = "flow",
         noise_times: str = "logit-normal",
+        noise_centre: float = 0.0,
         attention: bool = True,
         sample_steps: int = 10,
         sampler: str = "heun",
@@ -231,7 +232,7 @@ class Diffusion(nn.Module):
             raise GenlabError(f"unknown noise times {noise_times!r}: use one of {', '.join(NOISE_TIMES)}")
         check_sampler(sampler)
         time_grid(sample_steps)
-        self.noise_times = noise_times
+        self.noise_times, self.noise_centre = noise_times, noise_centre
         self.size, self.work_size, self.channels = size, work_size or size, channels
         self.latent_dim = channels * self.work_size**2
         self.objective, self.sample_steps, self.sampler = objective, sample_steps, sampler
@@ -298,7 +299,7 @@ class Diffusion(nn.Module):
     def training_times(self, n: int, device: torch.device) -> torch.Tensor:
         """(n,) noise levels in [0, 1] for the training loss, drawn as `noise_times` says."""
         if self.noise_times == "logit-normal":
-            return torch.sigmoid(torch.randn(n, device=device))
+            return torch.sigmoid(torch.randn(n, device=device) + self.noise_centre)
         return torch.rand(n, device=device)
 
     def loss(

@@ -159,6 +159,7 @@ def _build_network(cfg: ImageTrainConfig) -> nn.Module:
             **widths,
             objective=cfg.objective,
             noise_times=cfg.noise_times,
+            noise_centre=cfg.noise_centre,
             attention=cfg.attention,
             sample_steps=cfg.sample_steps,
             sampler=cfg.sampler,
