@@ -5,6 +5,7 @@ image command on a tiny diffusion run trained here."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -182,6 +183,20 @@ def test_logit_normal_noise_times_stay_inside_and_gather_mid_way():
     assert ImageTrainConfig.from_dict({"model": "diffusion"}).noise_times == "uniform"  # as runs before it
     with pytest.raises(GenlabError, match="--noise-times beta"):
         ImageTrainConfig(model="diffusion", noise_times="beta").resolved()
+
+
+def test_the_noise_centre_moves_the_median_noise_level_and_older_runs_keep_zero():
+    torch.manual_seed(0)
+    cpu = torch.device("cpu")
+    for centre in (0.0, -0.5, 1.0):
+        t = Diffusion(16, 3, noise_centre=centre, **TINY).training_times(20_000, cpu)
+        assert 0 < t.min() and t.max() < 1
+        assert abs(float(t.median()) - 1 / (1 + math.exp(-centre))) < 0.01  # sigmoid(m): half below
+    assert ImageTrainConfig(model="diffusion").resolved().noise_centre == -0.5
+    assert ImageTrainConfig.from_dict({"model": "diffusion", "data": "punks"}).noise_centre == 0.0
+    gan = ImageTrainConfig(model="gan").resolved().to_dict()
+    del gan["noise_centre"]  # a GAN stored before the option: the same settings as a new one
+    assert ImageTrainConfig.from_dict(gan).noise_centre == ImageTrainConfig(model="gan").noise_centre
 
 
 @pytest.mark.parametrize("sampler", ["heun", "euler"])

@@ -437,8 +437,10 @@ class ImageTrainConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # runs saved before these options existed had neither
         before = {"minibatch_std": 0, "d_augment": "none", "noise_times": "uniform", "temperature": 1.0,
-                  "aux_weight": 0.0, "noise_centre": 0.0}  # fmt: skip
+                  "aux_weight": 0.0}  # fmt: skip
         values = {**before, **values}
+        if values.get("model") == "diffusion":  # denoisers trained before the centre moved drew at 0
+            values.setdefault("noise_centre", 0.0)
         if values.get("model") == "diffusion" and "autoguidance" not in values:  # before either existed
             values.update(work_size=values.get("size"), autoguidance=1.0)
         if values.get("model") == "gan" and values.get("work_size") is None:  # drawn at --size then
