@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from genlab.cli import app
@@ -19,6 +20,7 @@ from genlab.images.conditional import (
     evaluate_conditional,
     format_conditional,
     parse_requests,
+    variant_suffix,
 )
 from genlab.images.conditions import ConditionSpace, condition_space, seen_in
 from genlab.images.config import ImageTrainConfig
@@ -319,6 +321,41 @@ def test_a_gan_without_condition_dropout_draws_unasked_images_for_the_datas_cond
     assert unasked_conditions(load_trained(runs["vae"].path)[0], 4, seed=0) is None
     result = CliRunner().invoke(app, ["images", "interpolate", str(runs["gan"].path), "--pairs", "2"])
     assert result.exit_code == 0, result.output
+
+
+def test_autoguidance_and_checkpoint_reach_every_way_of_asking(runs, tmp_path):
+    cli = CliRunner()
+    run = runs["diffusion"].path
+    result = cli.invoke(
+        app, ["images", "sample", str(run), "--label", "1", "--n", "3", "--autoguidance", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    pushed = result.output.strip()
+    assert pushed.endswith("samples_asked_seed0_ag2.png")
+    result = cli.invoke(app, ["images", "sample", str(run), "--label", "1", "--n", "3"])
+    assert not np.array_equal(np.asarray(Image.open(pushed)), np.asarray(Image.open(result.output.strip())))
+    morph = tmp_path / "morph.png"
+    args = ["images", "interpolate", str(run), "--from", "0", "--to", "2", "--pairs", "1", "--steps", "3"]
+    result = cli.invoke(app, [*args, "--autoguidance", "2", "--checkpoint", "last", "--out", str(morph)])
+    assert result.exit_code == 0 and morph.exists(), result.output
+    fails(cli, ["images", "interpolate", str(run), "--guidance", "2"], "give --from and --to too")
+    fails(
+        cli, ["images", "sample", str(runs["gan"].path), "--label", "1", "--autoguidance", "2"], "not a gan's"
+    )
+
+    record = evaluate_conditional(
+        runs["diffusion"], n=30, reader=colour_reader(), figure=False, autoguidance=2.0, checkpoint="last"
+    )
+    assert (record["autoguidance"], record["checkpoint"], record["guidance"]) == (2.0, "last", 3.0)
+    assert json.loads((run / "eval_conditional_last_ag2.json").read_text())["autoguidance"] == 2.0
+    assert variant_suffix("best", 3.0, None) == "_g3" and variant_suffix() == ""
+    assert "(guidance 3, autoguidance 2)" in format_conditional(record)
+    assert (
+        evaluate_conditional(runs["diffusion"], n=30, reader=colour_reader(), figure=False)["autoguidance"]
+        == 1
+    )
+    with pytest.raises(GenlabError, match="no checkpoint"):
+        evaluate_conditional(runs["diffusion"], n=30, reader=colour_reader(), checkpoint="epoch_999")
 
 
 def test_evaluation_figures_and_a_baseline(runs, labelled, tmp_path):

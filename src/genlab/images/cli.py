@@ -122,10 +122,9 @@ def sample(
 
         if label and attrs:
             raise GenlabError("give --label (a labels run) or --attrs (an attributes run), not both")
-        if each or steps is not None or sampler is not None or autoguidance is not None:
+        if each or steps is not None or sampler is not None:
             raise GenlabError(
-                "--each, --steps, --sampler and --autoguidance apply to plain samples: leave them out with "
-                "--label/--attrs"
+                "--each, --steps and --sampler apply to plain samples: leave them out with --label/--attrs"
             )
         typer.echo(
             conditional_grid(
@@ -138,6 +137,7 @@ def sample(
                 checkpoint=checkpoint,
                 asked_as="labels" if label else "attributes",
                 temperature=temperature,
+                autoguidance=autoguidance,
             )
         )
         return
@@ -194,6 +194,7 @@ def interpolate(
     ),
     end: str | None = typer.Option(None, "--to", help="... to this one, with the noise held fixed per row."),
     guidance: float | None = GUIDANCE,
+    autoguidance: float | None = AUTOGUIDANCE,
 ) -> None:
     """Strips between random latent points; for CAE/VAE also between encodings of real images, for
     diffusion between the noises real images invert to. With --from/--to (conditional runs): from one
@@ -210,12 +211,35 @@ def interpolate(
                 "a morph needs both --from and --to, e.g. --from 'Female,Blonde Bob' --to 'Zombie,Hoodie'"
             )
         typer.echo(
-            attribute_morph(run, start, end, steps=steps, rows=pairs, seed=seed, guidance=guidance, out=out)
+            attribute_morph(
+                run,
+                start,
+                end,
+                steps=steps,
+                rows=pairs,
+                seed=seed,
+                guidance=guidance,
+                out=out,
+                checkpoint=checkpoint,
+                autoguidance=autoguidance,
+            )
         )
         return
+    if guidance is not None:
+        from genlab.core.errors import GenlabError
+
+        raise GenlabError("--guidance steers a morph between requests: give --from and --to too")
 
     paths = interpolation_figure(
-        run, pairs=pairs, steps=steps, mode=mode, seed=seed, gif=gif, out=out, checkpoint=checkpoint
+        run,
+        pairs=pairs,
+        steps=steps,
+        mode=mode,
+        seed=seed,
+        gif=gif,
+        out=out,
+        checkpoint=checkpoint,
+        autoguidance=autoguidance,
     )
     for path in paths:
         typer.echo(path)
@@ -318,13 +342,22 @@ def evaluate(
     from genlab.images.features import FEATURE_SPACES
 
     if conditional:
-        from genlab.images.conditional import evaluate_conditional, format_conditional
+        from genlab.images.conditional import evaluate_conditional, format_conditional, variant_suffix
 
         record = evaluate_conditional(
-            run, n=n or 2000, seed=seed, guidance=guidance, device=device, baseline=baseline
+            run,
+            n=n or 2000,
+            seed=seed,
+            guidance=guidance,
+            device=device,
+            baseline=baseline,
+            checkpoint=checkpoint,
+            autoguidance=autoguidance,
         )
         typer.echo(format_conditional(record))
-        typer.echo(f"written: {run / 'eval_conditional.json'} and {run / 'figures' / 'conditional.png'}")
+        suffix = variant_suffix(checkpoint, guidance, autoguidance)
+        written = (run / f"eval_conditional{suffix}.json", run / "figures" / f"conditional{suffix}.png")
+        typer.echo(f"written: {written[0]} and {written[1]}")
         return
     if baseline is not None or guidance is not None:
         from genlab.core.errors import GenlabError

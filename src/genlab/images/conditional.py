@@ -53,6 +53,7 @@ from genlab.images.runs import (
     load_trained,
     run_conditions,
     run_images,
+    set_autoguidance,
     set_temperature,
     split_indices,
     to_float,
@@ -114,24 +115,26 @@ def conditional_grid(
     checkpoint: str = "best",
     asked_as: str | None = None,
     temperature: float | None = None,
+    autoguidance: float | None = None,
 ) -> Path:
     """One row of n images per request (figures/samples_asked_seed{S}.png); row r, column j uses
     the same noise in every row, so the rows differ only in what was asked. `temperature`
-    overrides a VAE's or GAN's own."""
+    overrides a VAE's or GAN's own, `autoguidance` a diffusion model's."""
     if n < 1:
         raise GenlabError(f"--n {n}: ask for at least one image per row")
     run = _open(run)
     names, vectors = parse_requests(run, specs, asked_as)
     model, cfg = load_trained(run, checkpoint=checkpoint)
     set_temperature(model, temperature)
+    set_autoguidance(model, autoguidance)
     rows = len(vectors)
     z = model.prior_sample(latent_noise(n, cfg.latent_dim, seed)).repeat(rows, 1)
     c = torch.from_numpy(np.repeat(vectors, n, axis=0))
     images = decode_latents(model, z, seed=seed, conditions=c, guidance=_guidance(cfg, guidance))
     strips = images.reshape(rows, n, cfg.channels, cfg.size, cfg.size).numpy()
-    name = f"samples_asked_seed{seed}{temperature_suffix(temperature)}.png"
-    path = Path(out) if out else run.figures_dir / name
-    title = f"{cfg.model} on {cfg.data}: asked for one condition per row{_guided(cfg, guidance)}"
+    suffix = temperature_suffix(temperature) + ("" if autoguidance is None else f"_ag{autoguidance:g}")
+    path = Path(out) if out else run.figures_dir / f"samples_asked_seed{seed}{suffix}.png"
+    title = f"{cfg.model} on {cfg.data}: asked for one condition per row{_guided(cfg, guidance, model)}"
     return plot_interpolations(
         strips, path, title, row_labels=names, xlabel=f"{n} draws (same noise per column)"
     )
@@ -146,6 +149,8 @@ def attribute_morph(
     seed: int = 0,
     guidance: float | None = None,
     out: Path | str | None = None,
+    checkpoint: str = "best",
+    autoguidance: float | None = None,
 ) -> Path:
     """From one request to another with the noise held fixed (figures/morph.png): each row one noise,
     the condition moving in a straight line from `start` to `end` across the columns."""
@@ -153,7 +158,8 @@ def attribute_morph(
         raise GenlabError("a morph needs --steps >= 2 and --pairs >= 1")
     run = _open(run)
     names, vectors = parse_requests(run, [start, end])
-    model, cfg = load_trained(run)
+    model, cfg = load_trained(run, checkpoint=checkpoint)
+    set_autoguidance(model, autoguidance)
     z = model.prior_sample(latent_noise(rows, cfg.latent_dim, seed)).repeat_interleave(steps, dim=0)
     a, b = torch.from_numpy(vectors[:1]), torch.from_numpy(vectors[1:])
     c = interpolate(a, b, steps, "linear")[0].repeat(rows, 1)  # (rows * steps, K)
@@ -221,10 +227,13 @@ def _guidance(cfg: Any, guidance: float | None) -> float | None:
     return guidance
 
 
-def _guided(cfg: Any, guidance: float | None) -> str:
+def _guided(cfg: Any, guidance: float | None, model: Any) -> str:
     if cfg.model != "diffusion":
         return ""
-    return f", guidance {cfg.guidance if guidance is None else guidance:g}"
+    said = f", guidance {cfg.guidance if guidance is None else guidance:g}"
+    return said + (
+        f", autoguidance {model.autoguidance:g}" if model.guide_ready and model.autoguidance != 1 else ""
+    )
 
 
 # -- the read-back evaluation ---------------------------------------------------------------------
@@ -252,19 +261,25 @@ def evaluate_conditional(
     baseline: RunDir | Path | str | None = None,
     figure: bool = True,
     reader: FeatureExtractor | None = None,
+    checkpoint: str = "best",
+    autoguidance: float | None = None,
 ) -> dict[str, Any]:
     """Ask the run for known conditions and read its images back (see the module docstring).
 
     Appends a scalar summary to metrics.jsonl ("type": "eval_conditional"), writes the whole
     table to eval_conditional.json, figures/conditional.png (read-back rates beside the real
-    images' ceiling) and figures/conditional_samples.png (one row per class or type). `baseline`,
+    images' ceiling) and figures/conditional_samples.png (one row per class or type); sampled with
+    another checkpoint, guidance or autoguidance than the run's own, their names end as
+    `variant_suffix` says, so the run's own evaluation (the one the report shows) stays. `baseline`,
     an unconditional run on the same data, adds its per-class FID (its images sorted into classes
     by the same classifier) beside the conditional model's. `reader` replaces the run's own
-    classifier (any feature space with a `classify` over the run's condition names)."""
+    classifier (any feature space with a `classify` over the run's condition names). `checkpoint`
+    and `autoguidance` (a diffusion run's sampling weight) are as for `evaluate_run`."""
     started = time.perf_counter()
     run = _open(run_path)
     torch_device = pick_device(device)
-    model, cfg = load_trained(run, torch_device)
+    model, cfg = load_trained(run, torch_device, checkpoint)
+    set_autoguidance(model, autoguidance)
     space = run_space(run)
     _guidance(cfg, guidance)
     reader = reader or reader_for(cfg, torch_device)
@@ -301,6 +316,11 @@ def evaluate_conditional(
         "n": int(len(asked)),
         "seed": seed,
         "guidance": (cfg.guidance if guidance is None else guidance) if cfg.model == "diffusion" else None,
+        # the weight sampling used (1: off, also where the run kept no early copy)
+        "autoguidance": (model.autoguidance if model.guide_ready else 1.0)
+        if cfg.model == "diffusion"
+        else None,
+        "checkpoint": checkpoint,
     }
     groups_table = []
     offset = 0
@@ -343,10 +363,12 @@ def evaluate_conditional(
         record["baseline"] = str(baseline)
         _add_baseline(record, baseline, space, reader, data.images, vectors, columns, n, seed, torch_device)
     record["seconds"] = round(time.perf_counter() - started, 1)
-    atomic_write_json(run.path / "eval_conditional.json", record)
+    suffix = variant_suffix(checkpoint, guidance, autoguidance)
+    atomic_write_json(run.path / f"eval_conditional{suffix}.json", record)
     run.append_metrics({k: v for k, v in record.items() if k not in ("groups", "accessories")})
     if figure:
-        plot_conditional(record, run.figures_dir / "conditional.png", f"{run.path.name}: asked vs read back")
+        title = f"{run.path.name}: asked vs read back{_guided(cfg, guidance, model)}"
+        plot_conditional(record, run.figures_dir / f"conditional{suffix}.png", title)
         specs = [g["name"] for g in groups_table]
         conditional_grid(
             run,
@@ -354,9 +376,21 @@ def evaluate_conditional(
             n=10,
             seed=seed,
             guidance=guidance,
-            out=run.figures_dir / "conditional_samples.png",
+            out=run.figures_dir / f"conditional_samples{suffix}.png",
+            checkpoint=checkpoint,
+            autoguidance=autoguidance,
         )
     return record
+
+
+def variant_suffix(
+    checkpoint: str = "best", guidance: float | None = None, autoguidance: float | None = None
+) -> str:
+    """How the names of an evaluation's files end when it sampled otherwise than the run does:
+    '' for the run's own, else e.g. '_last_g3_ag1.5'."""
+    suffix = "" if checkpoint == "best" else f"_{checkpoint}"
+    suffix += "" if guidance is None else f"_g{guidance:g}"
+    return suffix + ("" if autoguidance is None else f"_ag{autoguidance:g}")
 
 
 def _request_groups(
@@ -460,8 +494,15 @@ def _fid(real: torch.Tensor, fake: torch.Tensor) -> float | None:
 def format_conditional(record: dict[str, Any]) -> str:
     """The read-back table as plain text."""
     what = "class" if record["condition"] == "labels" else "type"
+    sampled = ""
+    if record.get("guidance") is not None:
+        sampled = f" (guidance {record['guidance']:g}"
+        sampled += (
+            f", autoguidance {record['autoguidance']:g})" if record.get("autoguidance", 1) != 1 else ")"
+        )
     lines = [
-        f"{record['model']} run, {record['n']:,} images asked for, read back by the {record['reader']}",
+        f"{record['model']} run, {record['n']:,} images asked for{sampled}, "
+        f"read back by the {record['reader']}",
         f"{what:<12} {'asked':>6} {'train imgs':>10} {'read back':>10} {'real imgs':>10} {'FID':>8}"
         + (f" {'uncond. FID':>11}" if "baseline" in record else ""),
     ]

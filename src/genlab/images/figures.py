@@ -43,6 +43,7 @@ from genlab.images.runs import (
     mse_psnr,
     reconstruct,
     run_images,
+    set_autoguidance,
     to_float,
     unasked_conditions,
 )
@@ -156,17 +157,20 @@ def interpolation_figure(
     gif: bool = False,
     out: Path | str | None = None,
     checkpoint: str = "best",
+    autoguidance: float | None = None,
 ) -> list[Path]:
     """Strips between random latent points (figures/interpolate_{mode}.png); for CAE/VAE also between
     the codes of pairs of held-out images, for diffusion between their inverted noises
     (interpolate_{mode}_real.png); with gif, .gif versions.
-    `checkpoint` as in `sample_grid`."""
+    `checkpoint` and `autoguidance` as in `sample_grid`."""
 
     if pairs < 1 or steps < 2:
         raise GenlabError("interpolation needs --pairs >= 1 and --steps >= 2")
     run = _open(run)
     model, cfg = load_trained(run, checkpoint=checkpoint)
-    base = Path(out) if out else run.figures_dir / f"interpolate_{mode}{_suffix(checkpoint)}.png"
+    set_autoguidance(model, autoguidance)
+    guided = "" if autoguidance is None else f"_ag{autoguidance:g}"
+    base = Path(out) if out else run.figures_dir / f"interpolate_{mode}{_suffix(checkpoint)}{guided}.png"
     written = []
     # random points: interpolate the standard-normal draws, then map them to the model's latent space
     eps = latent_noise(2 * pairs, cfg.latent_dim, seed)
