@@ -115,8 +115,7 @@ def main() -> None:
             quality = evaluate_run(path, "punks", n=5000, figure=False)
             row["FID"] = quality["fid"]
             if baseline is not None:
-                plain = [r for r in _evals(baseline) if r.get("features") == "punks" and r.get("n") == 5000]
-                row["uncond. FID"] = plain[-1]["fid"] if plain else None
+                row["uncond. FID"] = _own_fid(baseline)
             pairs = [
                 f"{g['name']} {g['fid']:.2f}/{g['baseline_fid']:.2f}"
                 for g in record["groups"]
@@ -173,6 +172,20 @@ def merge_with_previous(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kept + rows,
         key=lambda r: order.index((r["data"], r["model"])) if (r["data"], r["model"]) in order else 99,
     )
+
+
+def _own_fid(run: Path) -> float | None:
+    """The run's last FID in punks features at n = 5,000 sampled as the run samples by default (a
+    diffusion run is also evaluated with autoguidance off, which is not its number)."""
+    from genlab.core.rundir import RunDir
+
+    own = RunDir(run).config.get("autoguidance")
+    plain = [
+        r
+        for r in _evals(run)
+        if r.get("features") == "punks" and r.get("n") == 5000 and r.get("autoguidance") in (own, None)
+    ]
+    return plain[-1]["fid"] if plain else None
 
 
 def _evals(path: Path) -> list[dict[str, Any]]:

@@ -440,6 +440,8 @@ def test_training_keeps_the_early_copy_and_sample_and_evaluate_choose_the_weight
     result = invoke("images", "evaluate", run, "--features", "pixels", "--n", 16, "--autoguidance", 1)
     assert "metrics_ag1.png" in result.output and (run / "figures" / "metrics_ag1.png").exists()
     assert json.loads((run / "eval_pixels_ag1.json").read_text())["autoguidance"] == 1.0
+    invoke("images", "interpolate", run, "--pairs", 1, "--steps", 2, "--autoguidance", 1)
+    assert (run / "figures" / "interpolate_slerp_ag1.png").exists()
 
 
 def test_autoguidance_is_refused_where_there_is_no_early_copy(tmp_path, squares):
