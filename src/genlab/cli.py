@@ -141,7 +141,7 @@ def demo(
     quick: bool = typer.Option(False, help="A one-minute version (tiny models) for tests and a first look."),
     diffusion: bool = typer.Option(
         False,
-        help="On a CPU, also train the diffusion model (for fewer epochs than its default): about 5 "
+        help="On a CPU, also train the diffusion model (for fewer epochs than its default): about 7 "
         "minutes more on 2 cores. "
         "A GPU and --quick always include it.",
     ),
