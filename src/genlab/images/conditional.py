@@ -42,6 +42,8 @@ from genlab.images.metrics import fid
 from genlab.images.plots import plot_conditional, plot_interpolations
 from genlab.images.runs import (
     KINDS,
+    autoguidance_suffix,
+    autoguidance_used,
     conditions_of,
     dataset_conditions,
     decode_latents,
@@ -132,7 +134,7 @@ def conditional_grid(
     c = torch.from_numpy(np.repeat(vectors, n, axis=0))
     images = decode_latents(model, z, seed=seed, conditions=c, guidance=_guidance(cfg, guidance))
     strips = images.reshape(rows, n, cfg.channels, cfg.size, cfg.size).numpy()
-    suffix = temperature_suffix(temperature) + ("" if autoguidance is None else f"_ag{autoguidance:g}")
+    suffix = temperature_suffix(temperature) + autoguidance_suffix(autoguidance)
     path = Path(out) if out else run.figures_dir / f"samples_asked_seed{seed}{suffix}.png"
     title = f"{cfg.model} on {cfg.data}: asked for one condition per row{_guided(cfg, guidance, model)}"
     return plot_interpolations(
@@ -316,10 +318,7 @@ def evaluate_conditional(
         "n": int(len(asked)),
         "seed": seed,
         "guidance": (cfg.guidance if guidance is None else guidance) if cfg.model == "diffusion" else None,
-        # the weight sampling used (1: off, also where the run kept no early copy)
-        "autoguidance": (model.autoguidance if model.guide_ready else 1.0)
-        if cfg.model == "diffusion"
-        else None,
+        "autoguidance": autoguidance_used(model),
         "checkpoint": checkpoint,
     }
     groups_table = []
@@ -390,7 +389,7 @@ def variant_suffix(
     '' for the run's own, else e.g. '_last_g3_ag1.5'."""
     suffix = "" if checkpoint == "best" else f"_{checkpoint}"
     suffix += "" if guidance is None else f"_g{guidance:g}"
-    return suffix + ("" if autoguidance is None else f"_ag{autoguidance:g}")
+    return suffix + autoguidance_suffix(autoguidance)
 
 
 def _request_groups(

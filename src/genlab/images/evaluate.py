@@ -37,6 +37,8 @@ from genlab.images.metrics import (
 )
 from genlab.images.runs import (
     KINDS,
+    autoguidance_suffix,
+    autoguidance_used,
     conditions_of,
     dataset_conditions,
     generate,
@@ -167,10 +169,7 @@ def evaluate_run(
         "k": k,
         "sample_seconds_per_1000": round(1000 * sample_seconds / m, 2),
         "conditioned_on": None if found is None else f"the {cfg.condition} of {m:,} real images",
-        # the weight sampling used (1: off, also where the run kept no early copy)
-        "autoguidance": (model.autoguidance if model.guide_ready else 1.0)
-        if model.kind == "diffusion"
-        else None,
+        "autoguidance": autoguidance_used(model),
     }
     model_metrics = compare_features(feats_a, feats_fake, k=k, seed=seed)
     floor_metrics = compare_features(feats_a, feats_b, k=k, seed=seed)
@@ -198,7 +197,7 @@ def evaluate_run(
         say(f"note: {line}")
     record["seconds"] = round(time.perf_counter() - started, 1)
     suffix = "" if checkpoint == "best" else f"_{checkpoint}"  # other checkpoints' files sit beside
-    suffix += "" if autoguidance is None else f"_ag{autoguidance:g}"
+    suffix += autoguidance_suffix(autoguidance)
     details = run.path / f"eval_{extractor.name}{suffix}.json"
     record["details"] = details.name
     # metrics.jsonl gets the scalars; per-attribute frequencies and the extractor's full info go beside it

@@ -32,6 +32,7 @@ from genlab.images.plots import (
 )
 from genlab.images.runs import (
     KINDS,
+    autoguidance_suffix,
     decode_latents,
     encode,
     generate,
@@ -94,7 +95,7 @@ def sample_grid(
         model, n, seed, steps=steps, sampler=sampler, temperature=temperature, autoguidance=autoguidance
     )
     images = to_uint8_nhwc(drawn.numpy())
-    guided = "" if autoguidance is None else f"_ag{autoguidance:g}"
+    guided = autoguidance_suffix(autoguidance)
     name = f"samples_seed{seed}{_suffix(checkpoint)}{temperature_suffix(temperature)}{guided}.png"
     path = save_grid(images, Path(out) if out else run.figures_dir / name)
     if each:
@@ -169,7 +170,7 @@ def interpolation_figure(
     run = _open(run)
     model, cfg = load_trained(run, checkpoint=checkpoint)
     set_autoguidance(model, autoguidance)
-    guided = "" if autoguidance is None else f"_ag{autoguidance:g}"
+    guided = autoguidance_suffix(autoguidance)
     base = Path(out) if out else run.figures_dir / f"interpolate_{mode}{_suffix(checkpoint)}{guided}.png"
     written = []
     # random points: interpolate the standard-normal draws, then map them to the model's latent space

@@ -213,6 +213,19 @@ def set_autoguidance(model: nn.Module, autoguidance: float | None) -> None:
     model.autoguidance = autoguidance
 
 
+def autoguidance_suffix(autoguidance: float | None) -> str:
+    """How a file's name ends when sampled with another autoguidance weight than the run's own."""
+    return "" if autoguidance is None else f"_ag{autoguidance:g}"
+
+
+def autoguidance_used(model: nn.Module) -> float | None:
+    """The autoguidance weight a model samples with (1: off, also where it kept no early copy); None
+    for a model that is not a diffusion model."""
+    if model.kind != "diffusion":
+        return None
+    return model.autoguidance if model.guide_ready else 1.0
+
+
 def load_trained(
     run_path: RunDir | Path | str, device: str | torch.device = "cpu", checkpoint: str = "best"
 ) -> tuple[nn.Module, ImageTrainConfig]:
