@@ -185,14 +185,18 @@ def test_logit_normal_noise_times_stay_inside_and_gather_mid_way():
         ImageTrainConfig(model="diffusion", noise_times="beta").resolved()
 
 
-def test_the_noise_centre_moves_the_median_noise_level_and_older_runs_keep_zero():
+def test_the_noise_centre_moves_the_median_noise_level_defaults_by_data_and_older_runs_keep_zero():
     torch.manual_seed(0)
     cpu = torch.device("cpu")
     for centre in (0.0, -0.5, 1.0):
         t = Diffusion(16, 3, noise_centre=centre, **TINY).training_times(20_000, cpu)
         assert 0 < t.min() and t.max() < 1
         assert abs(float(t.median()) - 1 / (1 + math.exp(-centre))) < 0.01  # sigmoid(m): half below
-    assert ImageTrainConfig(model="diffusion").resolved().noise_centre == -0.5
+    assert ImageTrainConfig(model="diffusion", data="punks").resolved().noise_centre == -0.5
+    assert ImageTrainConfig(model="diffusion", data="mnist").resolved().noise_centre == 0.0
+    assert ImageTrainConfig(model="diffusion", data="some/folder").resolved().noise_centre == 0.0
+    chosen = ImageTrainConfig(model="diffusion", data="punks", noise_centre=0.0).resolved().to_dict()
+    assert ImageTrainConfig.from_dict(chosen).resolved().noise_centre == 0.0  # a stored 0 is a choice
     assert ImageTrainConfig.from_dict({"model": "diffusion", "data": "punks"}).noise_centre == 0.0
     gan = ImageTrainConfig(model="gan").resolved().to_dict()
     del gan["noise_centre"]  # a GAN stored before the option: the same settings as a new one

@@ -87,14 +87,18 @@ CONDITIONAL_VAE_TEMPERATURE = 0.8
 # A conditional GAN's auxiliary classifier: punks accessories drawn more often as asked and a lower
 # FID, zombies and apes a little less often; README (Conditional models) has the measurements
 CONDITIONAL_GAN_AUX_WEIGHT = 0.3
-# options whose 0 is a weight (off), not the "chosen for you" that 0 meant before None did
-WEIGHTS = ("beta", "aux_weight")
+# options whose 0 is a setting (a weight that is off, the middle noise level), not the "chosen for you"
+# that 0 meant before None did
+ZERO_IS_A_SETTING = ("beta", "aux_weight", "noise_centre")
 LR_SCHEDULES = ("constant", "cosine")
 # The unconditional denoiser's 2e-3 made the conditional one follow its condition less: README (Diffusion)
 CONDITIONAL_DIFFUSION_LR = 1e-3
 # Autoguidance weight and where the early copy is taken, by measurement: README (Diffusion)
 AUTOGUIDANCE = 1.5
 GUIDE_FRACTION = 0.2
+# Punks' one-pixel accessories come out better below the middle, MNIST's classes at it: README
+# (Conditional models)
+PIXEL_ART_NOISE_CENTRE = -0.5
 # A GAN shown images without their condition follows the condition less: README (Conditional models)
 CONDITION_DROPOUT = 0.1
 # config.json files written since the time budget is in seconds carry this key; older ones held minutes
@@ -212,10 +216,12 @@ class ImageTrainConfig:
         "(sigmoid of a normal centred at --noise-centre: most draws mid-way, where the image takes shape; "
         "Esser et al. 2024).",
     )
-    noise_centre: float = option(
-        -0.5,
+    noise_centre: float | None = option(
+        None,
         "Diffusion, logit-normal noise times: the centre m of t = sigmoid(N(m, 1)); below 0 trains more on "
-        "low noise, where one-pixel details are decided (more varied samples).",
+        "low noise, where pixel art's one-pixel details are decided (more varied samples), and less on "
+        "high noise, where the shape (a digit's class) is decided.",
+        none_means=f"{PIXEL_ART_NOISE_CENTRE:g} for punks, 0 otherwise",
     )
     sample_steps: int = option(
         10, "Diffusion: sampler steps from noise to image (samples, grids, figures, evaluation)."
@@ -342,6 +348,8 @@ class ImageTrainConfig:
             if cfg.autoguidance is None:
                 cfg.autoguidance = AUTOGUIDANCE if cfg.condition == "none" else 1.0
             check_autoguidance(cfg.autoguidance)
+        if cfg.noise_centre is None:
+            cfg.noise_centre = PIXEL_ART_NOISE_CENTRE if cfg.data == "punks" else 0.0
         if self.model == "diffusion" and cfg.condition != "none" and not cfg.lr:
             cfg.lr = CONDITIONAL_DIFFUSION_LR
         for name in ("latent_dim", "epochs", "lr", "base_width"):
@@ -448,6 +456,6 @@ class ImageTrainConfig:
         if TIME_BUDGET_UNIT not in values and values.get("time_budget"):
             values["time_budget"] = values["time_budget"] * 60  # stored in minutes then
         for name, f in fields.items():  # 0 and "auto" meant "chosen for you" before None did
-            if f.default is None and name not in WEIGHTS and values.get(name) in (0, "auto"):
+            if f.default is None and name not in ZERO_IS_A_SETTING and values.get(name) in (0, "auto"):
                 values[name] = None
         return cls(**{k: v for k, v in values.items() if k in fields})
