@@ -117,9 +117,10 @@ def make_text2img_run(path, style=None):
     run.append_metrics({"epoch": 1, "train_loss": 0.3, "seconds": 4.0})
     quality = {
         "digits": 1000,
-        "fid_digits": 113.5,
+        "fid_digits": 41.5,
         "fid_floor": 29.83,
-        "fid_over_floor": 113.5 / 29.83,
+        "fid_over_floor": 41.5 / 29.83,
+        "fid_answer_mix": 113.5,
         "diversity_share_of_real": 1.011,
         "new_writers_from": "the style codes of 256 real drawings",
     }
@@ -139,10 +140,13 @@ def test_handwritten_answers_get_the_appearance_question_answered_with_their_num
     )
     _, text = parse(build_report([plain.path, written.path, styled.path], tmp_path / "r.html"))
     assert text.count("What can you say about the appearance of these generated images?") == 2
-    assert "read back 98.50% of whole answers; FID 113.5 against a real-vs-real floor of 29.8 (3.8" in text
+    assert (
+        "read back 98.50% of whole answers; FID 41.5 against real test-pool digits in the same mix of "
+        "digits, beside a real-vs-real floor of 29.8 (1.4 times the floor; 113.5 in the answers' own mix"
+    ) in text
     assert "diversity 101% of real handwriting's. New writers come from the style codes of 256 real" in text
     assert "written in the query's style" in text and "random other query in 79% of queries" in text
-    assert "answers in varied handwriting: FID 3.8x the real floor, diversity 101%" in text  # the summary
+    assert "answers in varied handwriting: FID 1.4x the real floor, diversity 101%" in text  # the summary
 
 
 def test_conditional_runs_and_model_kinds_are_named_in_the_summary(tmp_path):

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import torch
 
 from genlab import __version__, report_text
+from genlab.arith.handwriting import answer_mix_note
 from genlab.core.device import cpu_name
 from genlab.core.errors import GenlabError
 from genlab.core.paths import atomic_write_text
@@ -435,9 +436,10 @@ def handwriting_block(run: RunDir) -> str:
     numbers = (
         f"<p>Measured here on {quality['digits']:,} drawn answer digits: read back "
         f"{result['readback_accuracy']:.2%} of whole answers; FID {quality['fid_digits']:.1f} against "
-        f"a real-vs-real floor of {quality['fid_floor']:.1f} ({quality['fid_over_floor']:.1f} times "
-        f"the floor); diversity {quality['diversity_share_of_real']:.0%} of real handwriting's. New "
-        f"writers come from {esc(quality.get('new_writers_from', 'the model'))}."
+        f"real test-pool digits in the same mix of digits, beside a real-vs-real floor of "
+        f"{quality['fid_floor']:.1f} ({quality['fid_over_floor']:.1f} times the floor"
+        f"{esc(answer_mix_note(quality))}); diversity {quality['diversity_share_of_real']:.0%} of real "
+        f"handwriting's. New writers come from {esc(quality.get('new_writers_from', 'the model'))}."
     )
     style = result.get("style")
     if style:

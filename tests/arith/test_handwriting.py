@@ -18,6 +18,7 @@ from genlab.arith.handwriting import (
     handwriting_quality,
     per_digit_diversity,
     query_style_closeness,
+    rows_in_mix,
     style_measures,
 )
 from genlab.arith.model import CellCritic
@@ -100,6 +101,31 @@ def test_real_digits_score_near_the_floor_and_one_repeated_digit_scores_far_from
     labels_copies = np.full(len(real), labels[digits][0])
     collapsed = handwriting_quality(copies, labels_copies, PixelReader(), train, test, seed=0)
     assert collapsed["diversity"] == pytest.approx(0.0, abs=1e-5) and collapsed["fid_over_floor"] > 5
+
+
+def test_real_digits_in_the_answers_mix_of_digits_score_at_the_floor_not_far_above_it(banks):
+    """Answers hold far more 1s than a pool of handwriting; realism compares like with like."""
+    train, test = banks
+    labels = train.labels()
+    rng = np.random.default_rng(0)
+    mix = np.full(10, 0.075)
+    mix[1] = 0.325  # a third of the digits are 1s, as in sums past 99
+    rows = np.concatenate(
+        [rng.choice(np.flatnonzero(labels == d), round(2000 * p)) for d, p in enumerate(mix)]
+    )
+    real = train.images[rows].astype(np.float32) / 255
+    quality = handwriting_quality(real, labels[rows], PixelReader(), train, test, seed=0)
+    assert quality["fid_over_floor"] < 1.5
+    assert quality["fid_answer_mix"] > 1.5 * quality["fid_digits"]
+
+
+def test_rows_in_a_mix_follow_the_reference_proportions_without_repeats():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 50 + [1] * 500 + [2] * 30)
+    rows = rows_in_mix(labels, np.array([0, 1, 2] * 40), rng)
+    assert len(set(rows.tolist())) == len(rows) == 90  # digit 2 has 30: three-quarters of 40 each
+    assert np.bincount(labels[rows]).tolist() == [30, 30, 30]
+    assert np.bincount(labels[rows_in_mix(labels, np.array([0, 1, 1, 1]), rng)]).tolist() == [1, 3]
 
 
 def test_the_handwriting_head_draws_from_its_style_code_and_learns(batch):  # noqa: F811

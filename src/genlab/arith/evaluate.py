@@ -21,7 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
-from genlab.arith.handwriting import handwriting_quality, query_style_closeness
+from genlab.arith.handwriting import answer_mix_note, handwriting_quality, query_style_closeness
 from genlab.arith.inference import (
     answer_styles,
     answer_tokens,
@@ -360,7 +360,8 @@ def format_handwriting(result: dict[str, Any]) -> str:
     hw = result["handwriting"]
     lines = [
         f"handwriting realism: digits-space FID {hw['fid_digits']:.2f} against real test-pool digits "
-        f"(real-vs-real floor {hw['fid_floor']:.2f}, {hw['fid_over_floor']:.1f}x; {hw['digits']} digits)",
+        f"in the same mix of digits (real-vs-real floor {hw['fid_floor']:.2f}, {hw['fid_over_floor']:.1f}x; "
+        f"{hw['digits']} digits)" + answer_mix_note(hw),
         f"handwriting diversity: {hw['diversity']:.2f} mean pairwise distance between drawings of the same "
         f"digit ({hw['diversity_share_of_real']:.0%} of real MNIST's {hw['diversity_real']:.2f})",
     ]
