@@ -64,6 +64,39 @@ def bench(task: str, lr: float | None) -> dict[str, Any]:
     }
 
 
+def real_handwriting() -> dict[str, Any]:
+    """The same measures on real handwriting of text2img's test answers: what a writer as good as the
+    real ones would score (read back: unseen test-pool writers; realism and diversity: train-pool
+    writers, whom the floor also takes, against the test pool)."""
+    from genlab.arith.config import ArithConfig
+    from genlab.arith.glyphs import classifier_for, read_cells
+    from genlab.arith.handwriting import handwriting_quality
+    from genlab.arith.inference import render_cells, scores
+    from genlab.arith.runs import task_data
+
+    config = ArithConfig.for_task("text2img", answer_style="handwriting", seed=0)
+    data = task_data(config)
+    reader = classifier_for(config)
+    true = data.queries.answer_tokens[data.split.test]
+    unseen = render_cells(true, data.test_bank, config.seed)
+    read = read_cells(reader, unseen.reshape(-1, 28, 28)).reshape(true.shape)
+    accuracy, per_char = scores(read, true)
+    written = render_cells(true, data.train_bank, config.seed).reshape(-1, 28, 28).astype("float32") / 255
+    quality = handwriting_quality(written, true.reshape(-1), reader, data.train_bank, data.test_bank, 0)
+    return {
+        "task": "real handwriting of text2img's answers",
+        "train_frac": config.train_frac,
+        "read_back_%": round(100 * accuracy, 2),
+        "per_char_%": round(100 * per_char, 2),
+        "digits FID": round(quality["fid_digits"], 1),
+        "floor": round(quality["fid_floor"], 2),
+        "FID / floor": round(quality["fid_over_floor"], 2),
+        "FID in the answers' mix": round(quality["fid_answer_mix"], 1),
+        "diversity % of real": round(100 * quality["diversity_share_of_real"], 1),
+        "measured": machine()["date"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,6 +107,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the task's)")
     args = parser.parse_args()
     rows = [bench(t.strip(), args.lr) for t in args.tasks.split(",") if t.strip()]
+    rows.append(real_handwriting())
     earlier = RESULTS_DIR / "handwriting.json"
     if earlier.exists():  # tasks not measured this time keep their last row (each row says when)
         measured = {row["task"] for row in rows}
@@ -81,14 +115,15 @@ def main() -> None:
         kept = [r for r in stored["rows"] if r["task"] not in measured]
         for row in kept:
             row.setdefault("measured", stored["machine"]["date"])
-        rows = sorted(rows + kept, key=lambda r: TASKS.index(r["task"]))
+        rows = sorted(rows + kept, key=lambda r: TASKS.index(r["task"]) if r["task"] in TASKS else len(TASKS))
     notes = (
         "50% train, seed 0, unseen test queries. read back: the whole answer read right by the glyph "
         "classifier. digits FID: up to 1,000 generated answer digits, drawn in the test pool's mix of "
         "digits, against real test-pool digits in the digits feature space (rows before 2026-12-07 "
         "18:00: the answers' own mix, far more 1s, which real handwriting scores about 3.3x the floor "
         "in); floor: real train-pool digits against the same test-pool digits. FID in the answers' mix: "
-        "the same generated digits as the answers hold them. "
+        "the same generated digits as the answers hold them. The last row: real handwriting of text2img's "
+        "test answers (read back: unseen test-pool writers; FID and diversity: train-pool writers). "
         "diversity: mean pairwise feature distance between drawings of the same digit, as a share of "
         "real MNIST's. style (img2img, --keep-style): distance in (slant, thickness) from the answer to "
         "its own query over the distance to a random other query (< 1: written like its query)."
