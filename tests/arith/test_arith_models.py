@@ -31,6 +31,7 @@ TINY = {
     "cnn_width": 16,
     "style_dim": 0,
     "writers": 0,
+    "typical_writers": 1.0,
     "hard_reading": False,
 }
 

@@ -14,6 +14,7 @@ from test_arith_cli import TINY as TINY_OPTIONS
 from test_arith_models import batch, tiny  # noqa: F401  (the batch fixture)
 from typer.testing import CliRunner
 
+from genlab.arith.config import ArithConfig
 from genlab.arith.handwriting import (
     handwriting_quality,
     per_digit_diversity,
@@ -183,6 +184,24 @@ def test_new_writers_take_the_style_of_a_real_drawing_of_the_character_written(b
     assert torch.equal(first, model.predict(batch["qtok"][:2], style=styles.clone()))
 
 
+def test_typical_writers_are_drawn_only_from_the_codes_nearest_their_characters_mean():
+    model = tiny("text2img", decoder="repeat", style_dim=2, writers=4, typical_writers=0.5).eval()
+    model.writer_count[1] = 4  # the bank of the 1s: two typical codes and two far from their mean
+    model.writer_mean[1] = torch.tensor([[9.0, 9.0], [0.1, 0.0], [-9.0, 9.0], [0.0, -0.1]])
+    model.writer_log_var.fill_(-30.0)  # posterior draws at the means
+    draws = torch.rand(1, 200, 3, generator=torch.Generator().manual_seed(0))
+    codes = model._writer_codes(torch.ones(1, 200, dtype=torch.long), draws)[0]
+    assert codes.abs().max() < 0.2  # never the two far codes
+    near_first = (codes - torch.tensor([0.1, 0.0])).norm(dim=-1) < 1e-3
+    near_second = (codes - torch.tensor([0.0, -0.1])).norm(dim=-1) < 1e-3
+    assert (near_first | near_second).all() and near_first.any() and near_second.any()
+    everyone = tiny("text2img", decoder="repeat", style_dim=2, writers=4).eval()
+    everyone.load_state_dict(model.state_dict())
+    assert everyone._writer_codes(torch.ones(1, 200, dtype=torch.long), draws).abs().max() > 8
+    with pytest.raises(GenlabError, match="--typical-writers 0"):
+        ArithConfig(task="text2img", typical_writers=0).validate()
+
+
 def test_the_critic_learns_from_its_own_loss_and_the_head_through_it(batch):  # noqa: F811
     torch.manual_seed(0)
     model = tiny("text2img", decoder="repeat", style_dim=4)
@@ -229,13 +248,18 @@ def test_a_run_with_a_critic_trains_resumes_and_answers(tmp_path):
         app, ["arith", "ask", str(out), "12+7", "--n", "2", "--write", str(tmp_path / "a.png")]
     )
     assert asked.exit_code == 0, asked.output + repr(asked.exception)
-    from genlab.arith.runs import load_config
+    from genlab.arith.runs import load_config, load_model
     from genlab.core.rundir import RunDir
 
     stored = json.loads((out / "config.json").read_text())
+    assert stored["config"]["model"]["typical_writers"] == stored["config"]["typical_writers"] == 0.7
     del stored["config"]["style_adv"]  # as runs saved before the critic existed
+    del stored["config"]["typical_writers"]  # and before the typical writers: any writer in the bank
+    del stored["config"]["model"]["typical_writers"]
     (out / "config.json").write_text(json.dumps(stored))
-    assert load_config(RunDir.open(out, "arith")).style_adv == 0.0
+    old = RunDir.open(out, "arith")
+    assert load_config(old).style_adv == 0.0 and load_config(old).typical_writers == 1.0
+    assert load_model(old).spec.typical_writers == 1.0
     bad = runner.invoke(app, [*options, "--style-adv", "-1"])
     assert isinstance(bad.exception, GenlabError) and "--style-adv -1:" in str(bad.exception)
 
@@ -268,6 +292,18 @@ def test_ask_writes_n_different_drawings_and_a_seed_repeats_them(hw_run, tmp_pat
     assert np.array_equal(paths[0], paths[1]) and not np.array_equal(paths[0], paths[2])
     rows = paths[0].reshape(8, -1, paths[0].shape[1]).astype(np.int64)
     assert np.abs(rows[0] - rows[1]).mean() > 0.5  # two drawings of one answer differ
+
+    def spread(png: np.ndarray) -> float:
+        rows = png.reshape(8, -1, png.shape[1]).astype(np.int64)
+        return float(np.mean([np.abs(rows[i] - rows[j]).mean() for i in range(8) for j in range(i)]))
+
+    one_writer = tmp_path / "typical.png"
+    args = ["arith", "ask", str(hw_run), "12+7", "--n", "8", "--write", str(one_writer)]
+    result = runner.invoke(app, [*args, "--typical-writers", "0.001"])  # the most typical writer only
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert spread(np.asarray(Image.open(one_writer))) < 0.75 * spread(paths[0])  # posterior noise remains
+    result = runner.invoke(app, [*args, "--typical-writers", "1.5"])
+    assert result.exit_code != 0 and "--typical-writers 1.5: use a share in (0, 1]" in str(result.exception)
 
 
 def test_evaluate_and_errors_report_read_back_realism_and_diversity(hw_run):

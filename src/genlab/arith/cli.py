@@ -114,6 +114,12 @@ def ask(
         1, "--n", help="Handwriting-answer runs: how many different drawings of the answer to write."
     ),
     seed: int = typer.Option(0, "--seed", help="Handwriting-answer runs: the seed of the drawings."),
+    typical_writers: float | None = typer.Option(
+        None,
+        "--typical-writers",
+        help="Handwriting-answer runs: draw new writers from this share of the most typical ones (1: any).",
+        show_default="the run's own",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Answer one query, e.g. `genlab arith ask runs/t2t "81+24"`."""
@@ -122,7 +128,7 @@ def ask(
 
     if query is None and image is None:
         raise GenlabError("give a query such as '81+24', or --image FILE for an image-input run")
-    result = ask_arith(run, query, image, write, n=n, seed=seed)
+    result = ask_arith(run, query, image, write, n=n, seed=seed, typical_writers=typical_writers)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

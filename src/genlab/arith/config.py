@@ -24,6 +24,11 @@ READER_FEATURES = 256
 READER_EPOCHS = 30
 
 
+def check_typical_writers(share: float) -> None:
+    if not 0 < share <= 1:
+        raise GenlabError(f"--typical-writers {share:g}: use a share in (0, 1] (1: every writer)")
+
+
 @dataclass
 class ArithConfig:
     """One field per `genlab arith train` option; `for_task` fills in the per-task defaults."""
@@ -74,6 +79,13 @@ class ArithConfig:
         256,
         "Handwriting answers in a new writer's style take the style of one of this many real "
         "train-pool drawings per character, at random (0: a code from the N(0, 1) prior, far less legible).",
+    )
+    # README (Arithmetic, "How answers are drawn") says what each share measured
+    typical_writers: float = option(
+        0.7,
+        "Handwriting answers in a new writer's style: take the writer from this share of each "
+        "character's --writers, those whose style lies nearest the character's average style (a "
+        "truncation: more legible answers, less varied; 1: any of them).",
     )
     keep_style: bool = option(
         True,
@@ -244,6 +256,7 @@ class ArithConfig:
             raise GenlabError(f"--style-kl {self.style_kl}: use 0 or more (1 is the ELBO's weight)")
         if self.writers < 0:
             raise GenlabError(f"--writers {self.writers}: use 0 (the prior) or more drawings per character")
+        check_typical_writers(self.typical_writers)
         if self.style_adv < 0:
             raise GenlabError(f"--style-adv {self.style_adv:g}: use 0 (no critic) or more")
         if self.answer_style == "handwriting" and self.writers == 0 and self.style_kl == 0:

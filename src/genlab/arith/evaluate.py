@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from genlab.arith.config import check_typical_writers
 from genlab.arith.glyphs import classifier_for, glyph_banks, read_cells
 from genlab.arith.handwriting import answer_mix_note, handwriting_quality, query_style_closeness
 from genlab.arith.inference import (
@@ -321,18 +322,28 @@ def ask_arith(
     device: str = "cpu",
     n: int = 1,
     seed: int = 0,
+    typical_writers: float | None = None,
 ) -> dict[str, Any]:
     """Answer one query with a trained run.
 
     Text-input runs take `query` ('81+24'); image-input runs write the query with test-pool
     handwriting, or read `image` (a strip of cells). Image answers are saved as a PNG and read
     back by the glyph classifier. A handwriting run draws the answer `n` times (seeded by `seed`),
-    one drawing per row of the PNG. Returns {"query", "answer", and the PNG paths written}.
+    one drawing per row of the PNG, its new writers from the run's own `--typical-writers` share
+    unless `typical_writers` says otherwise. Returns {"query", "answer", and the PNG paths written}.
     """
     if n < 1:
         raise GenlabError(f"--n {n}: ask for 1 or more drawings")
     answerer = Answerer(run, device)
     run, spec = answerer.run, answerer.spec
+    if typical_writers is not None:
+        if not answerer.model.spec.writers:
+            raise GenlabError(
+                f"--typical-writers: {run.path} has no bank of writers to choose from (it was not trained "
+                "with --answer-style handwriting and --writers); leave --typical-writers out"
+            )
+        check_typical_writers(typical_writers)
+        answerer.model.spec.typical_writers = typical_writers
     if image is not None and not answerer.in_image:
         raise GenlabError(f"{run.path} is a {answerer.config.task} run: it reads text queries, not --image")
     cells = read_query_image(image, spec.query_len) if image is not None else None

@@ -65,6 +65,9 @@ class Seq2SeqSpec:
     # real train-pool drawings of the character written (kept in the model); 0 = from the N(0, 1)
     # prior, whose far draws decode to illegible strokes
     writers: int
+    # new writers come from this share of each character's bank, the codes nearest the character's
+    # mean code (a truncation: more legible, less varied; 1 = every writer in the bank)
+    typical_writers: float
     # image inputs: each cell enters as the one character the glyph reader reads (its argmax, with
     # the probabilities' gradient passed straight through when the reader trains), not as the
     # reader's class probabilities; README (Arithmetic, Models) says what it measured
@@ -79,6 +82,7 @@ class Seq2SeqSpec:
         "cnn_width": 16,
         "style_dim": 0,
         "writers": 0,
+        "typical_writers": 1.0,
         "hard_reading": False,
     }
 
@@ -418,11 +422,25 @@ class ArithModel(nn.Module):
         prior where the bank holds none)."""
         pick, noise = draws[..., 0], draws[..., 1:]
         count = self.writer_count[chars]  # (B, Ta)
-        row = (pick * count).long().clamp(max=self.spec.writers - 1).clamp(min=0)
+        share = self.spec.typical_writers
+        usable = count if share >= 1 else (count * share).ceil().long().clamp(min=1)
+        row = (pick * usable).long().clamp(max=self.spec.writers - 1).clamp(min=0)
+        if share < 1:
+            row = self._writers_by_typicality()[chars, row]
         mean = self.writer_mean[chars, row]
         std = (0.5 * self.writer_log_var[chars, row]).exp()
         code = mean + noise * std
         return torch.where((count > 0).unsqueeze(-1), code, noise)
+
+    def _writers_by_typicality(self) -> torch.Tensor:
+        """(V, writers) bank rows of each character, the code nearest the character's mean code
+        first (empty rows last)."""
+        k = self.spec.writers
+        filled = torch.arange(k, device=self.writer_count.device) < self.writer_count.unsqueeze(-1)  # (V, K)
+        weight = filled.unsqueeze(-1).to(self.writer_mean.dtype)
+        centre = (self.writer_mean * weight).sum(1, keepdim=True) / weight.sum(1, keepdim=True).clamp(min=1)
+        distance = (self.writer_mean - centre).norm(dim=-1).masked_fill(~filled, float("inf"))
+        return distance.argsort(dim=1)
 
     @torch.no_grad()
     def refresh_writers(self, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> None:

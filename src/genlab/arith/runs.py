@@ -42,6 +42,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         cnn_width=config.glyph_width,
         style_dim=config.style_dim if handwriting else 0,
         writers=config.writers if handwriting else 0,
+        typical_writers=config.typical_writers,
         hard_reading=image_input and config.reading == "hard",
     )
 
@@ -60,6 +61,7 @@ LEGACY_CONFIG = {
     "patience": None,  # runs from before early stopping trained their whole schedule
     "style_adv": 0.0,  # handwriting runs from before the critic trained without one
     "reading": "soft",  # image-query runs from before hard reading fed the reader's probabilities
+    "typical_writers": 1.0,  # handwriting runs drew new writers from their whole bank
 }
 
 
