@@ -110,11 +110,13 @@ HANDWRITING_INTRO = """
 trained to match one random real drawing of each answer digit, learns the average of all the ways
 the digit is written: a blur. Here every answer digit is written anew: a small conditional decoder
 draws the character the model decided on in a style taken from a real writer (for handwriting
-queries, from the query's own digits), so the same answer comes out differently each time and stays
-legible. The numbers say how well: read back is the share of answers a separate digit classifier
-reads right; FID compares the drawn digits with real unseen handwriting in that classifier's
-feature space, beside the floor of real digits against real digits; diversity is how different two
-drawings of the same digit are, as a share of how different two real writers' are.</p>
+queries, from the query's own digits; otherwise from one of the more typical real writers), so the
+same answer comes out differently each time and stays legible. The numbers say how well: read back
+is the share of answers a separate digit classifier reads right; FID compares the drawn digits with
+real unseen handwriting in that classifier's feature space, in the same mix of digits (answers hold
+far more 1s than handwriting does), beside the floor of real digits against real digits; diversity
+is how different two drawings of the same digit are, as a share of how different two real
+writers' are.</p>
 """
 
 ERRORS_INTRO = """
