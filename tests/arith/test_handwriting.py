@@ -310,6 +310,9 @@ def test_evaluate_and_errors_report_read_back_realism_and_diversity(hw_run):
     result = runner.invoke(app, ["arith", "evaluate", str(hw_run)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "handwriting realism" in result.output and "handwriting diversity" in result.output
+    assert "real train-pool drawings of each character, the 70% nearest the character's mean style" in (
+        " ".join(result.output.split())
+    )
     evaluation = json.loads((hw_run / "evaluation.json").read_text())
     hw = evaluation["handwriting"]
     assert hw["fid_digits"] > 0 and hw["fid_floor"] > 0 and hw["diversity"] > 0

@@ -111,6 +111,7 @@ def evaluate_arith(run: RunDir | str, device: str = "cpu", examples: int = 12) -
         )
         result["handwriting"]["new_writers_from"] = (
             f"the style codes of {model.spec.writers} real train-pool drawings of each character"
+            + typical_share(model.spec.typical_writers)
             if model.spec.writers
             else "the N(0, 1) prior"
         )
@@ -364,6 +365,11 @@ def ask_arith(
         path = Path(out_png) if out_png else run.samples_dir / f"ask-answer-{_slug(result['query'])}.png"
         result["answer_png"] = _save_cells(answer_cells, path)
     return result
+
+
+def typical_share(share: float) -> str:
+    """', the 70% nearest the character's mean style' (nothing when every writer is drawn)."""
+    return "" if share >= 1 else f", the {share:.0%} nearest the character's mean style"
 
 
 def format_handwriting(result: dict[str, Any]) -> str:
