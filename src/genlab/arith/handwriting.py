@@ -9,7 +9,7 @@ space the image metrics call `digits`. Three measures of a run's generated answe
   digits are drawn in the test pool's mix of digits: answers hold far more 1s than a pool of
   handwriting does (every sum from 100 up starts with one), and an FID between two different
   mixes of digits measures the mix as much as the writing (real handwriting in the answers' mix
-  scores about three times the floor). The answers' own mix is kept beside it, as `fid_answer_mix`;
+  scores far above the floor). The answers' own mix is kept beside it, as `fid_answer_mix`;
 - diversity: the mean pairwise feature distance between drawings of the same digit, averaged over
   the digits, beside the same figure for real test-pool digits (identical drawings give 0);
 - style (img2img): two measures of handwriting that do not depend on which digit is written,
@@ -117,7 +117,7 @@ def handwriting_quality(
 
 
 def answer_mix_note(quality: dict[str, Any]) -> str:
-    """'; 104.3 in the answers' own mix of digits, ...' where the evaluation has it (older ones lack it)."""
+    """'; F in the answers' own mix of digits, ...' where the evaluation has it (older ones lack it)."""
     if "fid_answer_mix" not in quality:
         return ""
     return (

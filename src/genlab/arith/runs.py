@@ -42,7 +42,7 @@ def model_spec(config: ArithConfig) -> Seq2SeqSpec:
         cnn_width=config.glyph_width,
         style_dim=config.style_dim if handwriting else 0,
         writers=config.writers if handwriting else 0,
-        typical_writers=config.typical_writers,
+        typical_writers=config.typical_writers if handwriting else 1.0,
         hard_reading=image_input and config.reading == "hard",
     )
 
