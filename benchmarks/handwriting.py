@@ -64,7 +64,7 @@ def bench(task: str, lr: float | None) -> dict[str, Any]:
     }
 
 
-def real_handwriting() -> dict[str, Any]:
+def real_handwriting(seed: int) -> dict[str, Any]:
     """The same measures on real handwriting of text2img's test answers: what a writer as good as the
     real ones would score (read back: unseen test-pool writers; realism and diversity: train-pool
     writers, whom the floor also takes, against the test pool)."""
@@ -74,7 +74,7 @@ def real_handwriting() -> dict[str, Any]:
     from genlab.arith.inference import render_cells, scores
     from genlab.arith.runs import task_data
 
-    config = ArithConfig.for_task("text2img", answer_style="handwriting", seed=0)
+    config = ArithConfig.for_task("text2img", answer_style="handwriting", seed=seed)
     data = task_data(config)
     reader = classifier_for(config)
     true = data.queries.answer_tokens[data.split.test]
@@ -82,9 +82,9 @@ def real_handwriting() -> dict[str, Any]:
     read = read_cells(reader, unseen.reshape(-1, 28, 28)).reshape(true.shape)
     accuracy, per_char = scores(read, true)
     written = render_cells(true, data.train_bank, config.seed).reshape(-1, 28, 28).astype("float32") / 255
-    quality = handwriting_quality(written, true.reshape(-1), reader, data.train_bank, data.test_bank, 0)
+    quality = handwriting_quality(written, true.reshape(-1), reader, data.train_bank, data.test_bank, seed)
     return {
-        "task": "real handwriting of text2img's answers",
+        "task": "real handwriting of text2img's answers" + (f" (seed {seed})" if seed else ""),
         "train_frac": config.train_frac,
         "read_back_%": round(100 * accuracy, 2),
         "per_char_%": round(100 * per_char, 2),
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the task's)")
     args = parser.parse_args()
     rows = [bench(t.strip(), args.lr) for t in args.tasks.split(",") if t.strip()]
-    rows.append(real_handwriting())
+    rows += [real_handwriting(seed) for seed in (0, 1)]
     earlier = RESULTS_DIR / "handwriting.json"
     if earlier.exists():  # tasks not measured this time keep their last row (each row says when)
         measured = {row["task"] for row in rows}
@@ -122,7 +122,7 @@ def main() -> None:
         "digits, against real test-pool digits in the digits feature space; floor: real train-pool "
         "digits against the same test-pool digits. FID in the answers' mix: the generated digits as the "
         "answers hold them (far more 1s), the realism measure before 2026-12-07, which real handwriting "
-        "does not come near the floor in either (last row). The last row: real handwriting of text2img's "
+        "does not come near the floor in either (last rows). The last rows: real handwriting of text2img's "
         "test answers (read back: unseen test-pool writers; FID and diversity: train-pool writers). "
         "diversity: mean pairwise feature distance between drawings of the same digit, as a share of "
         "real MNIST's. style (img2img, --keep-style): distance in (slant, thickness) from the answer to "
