@@ -233,9 +233,8 @@ def _guided(cfg: Any, guidance: float | None, model: Any) -> str:
     if cfg.model != "diffusion":
         return ""
     said = f", guidance {cfg.guidance if guidance is None else guidance:g}"
-    return said + (
-        f", autoguidance {model.autoguidance:g}" if model.guide_ready and model.autoguidance != 1 else ""
-    )
+    used = autoguidance_used(model)
+    return said + (f", autoguidance {used:g}" if used != 1 else "")
 
 
 # -- the read-back evaluation ---------------------------------------------------------------------
