@@ -157,6 +157,27 @@ def test_the_handwriting_head_draws_from_its_style_code_and_learns(batch):  # no
     assert codes.shape == (4, 4)
 
 
+def test_a_step_can_draw_the_first_queries_answers_while_every_query_teaches_the_arithmetic(batch):  # noqa: F811
+    torch.manual_seed(0)
+    model = tiny("text2img", decoder="repeat", style_dim=4, reverse_answer=True)
+    x, y, chars = batch["qtok"], batch["aimg"], batch["atok"]
+    pixels, aux, kl = model(x, y, with_aux=True, chars=chars, drawn=3)
+    assert pixels.shape == (3, *y.shape[1:]) and aux.shape == (len(x), y.shape[1], model.spec.vocab_size)
+    full = loss_fn((pixels, aux, kl), y, True, chars)
+    drawn_part = torch.nn.functional.binary_cross_entropy_with_logits(pixels, y[:3])
+    arithmetic = torch.nn.functional.cross_entropy(aux.reshape(-1, aux.shape[-1]), chars.reshape(-1))
+    assert torch.allclose(full, drawn_part + arithmetic + kl / (28 * 28))
+    critic = CellCritic(model.spec.vocab_size)  # judges what was drawn, however few
+    (full + adversarial_loss(critic, (pixels, aux, kl), y, chars, 0.1)).backward()
+    assert all(p.grad is not None for p in (*model.style_encoder.parameters(), *critic.parameters()))
+    # an answer drawn first is drawn the same whether or not the others are
+    model.eval()
+    codes = torch.randn(len(x), y.shape[1], model.spec.vocab_size + 4)
+    every = model.decode(model.encode(model.embed_query(x)), style=codes)
+    few = model.decode(model.encode(model.embed_query(x)), with_aux=True, style=codes[:3])
+    assert torch.allclose(few[0], every[:3]) and len(few[1]) == len(x)
+
+
 def test_new_writers_take_the_style_of_a_real_drawing_of_the_character_written(batch):  # noqa: F811
     torch.manual_seed(0)
     model = tiny("text2img", decoder="repeat", style_dim=4, writers=3).eval()
@@ -233,11 +254,12 @@ def test_a_run_with_a_critic_trains_resumes_and_answers(tmp_path):
     options = [
         "arith", "train", "--task", "text2img", "--out", str(out), *TINY_OPTIONS, "--answer-style",
         "handwriting", "--style-dim", "4", "--style-adv", "0.1", "--train-frac", "0.5",
+        "--drawn-queries", "8",
     ]  # fmt: skip
     result = runner.invoke(app, [*options, "--steps", "20"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     config = json.loads((out / "config.json").read_text())
-    assert config["config"]["style_adv"] == 0.1
+    assert config["config"]["style_adv"] == 0.1 and config["config"]["drawn_queries"] == 8
     assert "critic" in torch.load(out / "state.pt", weights_only=False)  # resume continues the critic
     assert not any(k.startswith("critic") for k in load_file(str(out / "model.safetensors")))
     result = runner.invoke(app, [*options, "--resume", "--steps", "40"])
@@ -256,12 +278,16 @@ def test_a_run_with_a_critic_trains_resumes_and_answers(tmp_path):
     del stored["config"]["style_adv"]  # as runs saved before the critic existed
     del stored["config"]["typical_writers"]  # and before the typical writers: any writer in the bank
     del stored["config"]["model"]["typical_writers"]
+    del stored["config"]["drawn_queries"]  # and before drawing some queries' answers only: all of them
     (out / "config.json").write_text(json.dumps(stored))
     old = RunDir.open(out, "arith")
     assert load_config(old).style_adv == 0.0 and load_config(old).typical_writers == 1.0
+    assert load_config(old).drawn_queries == 0
     assert load_model(old).spec.typical_writers == 1.0
     bad = runner.invoke(app, [*options, "--style-adv", "-1"])
     assert isinstance(bad.exception, GenlabError) and "--style-adv -1:" in str(bad.exception)
+    bad = runner.invoke(app, [*options, "--drawn-queries", "-1"])
+    assert isinstance(bad.exception, GenlabError) and "--drawn-queries -1:" in str(bad.exception)
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,13 @@ class ArithConfig:
         "alongside, judges each drawing against real drawings of its character (sharper strokes; 0: none, "
         "img2img's default).",
     )
+    # README (Arithmetic, "How answers are drawn") says what each number measured
+    drawn_queries: int = option(
+        64,
+        "Handwriting answers: the drawing head and its style encoder learn from the answers of this many "
+        "queries of every --batch-size (the arithmetic learns from all of them; 0: every query). Fewer "
+        "draw a step faster.",
+    )
     writers: int = option(
         256,
         "Handwriting answers in a new writer's style take the style of one of this many real "
@@ -254,6 +261,10 @@ class ArithConfig:
             )
         if self.style_kl < 0:
             raise GenlabError(f"--style-kl {self.style_kl}: use 0 or more (1 is the ELBO's weight)")
+        if self.drawn_queries < 0:
+            raise GenlabError(
+                f"--drawn-queries {self.drawn_queries}: use 0 (every query) or more queries of each batch"
+            )
         if self.writers < 0:
             raise GenlabError(f"--writers {self.writers}: use 0 (the prior) or more drawings per character")
         check_typical_writers(self.typical_writers)
@@ -295,13 +306,15 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "text2img": {"decoder": "repeat", "lr": 2e-3, "steps": 1500, "swap_operands": True},
     # handwriting answers in the query's style (--keep-style) average the codes of the query's digits,
     # which only a latent space the KL term keeps smooth makes meaningful; the critic that sharpens
-    # text2img's answers cost img2img's read-back
+    # text2img's answers cost img2img's read-back, and without it img2img's strokes blur more than
+    # text2img's when a step draws fewer answers
     "img2img": {
         "decoder": "repeat",
         "lr": 2e-3,
         "steps": 3000,
         "style_kl": 1.0,
         "style_adv": 0.0,
+        "drawn_queries": 128,
         **IMAGE_INPUT_DEFAULTS,
     },
 }

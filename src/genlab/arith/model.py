@@ -299,13 +299,17 @@ class ArithModel(nn.Module):
 
     def _output(self, out: torch.Tensor, with_aux: bool = False, style: torch.Tensor | None = None) -> Any:
         """(B, Ta, H) -> (B, Ta, V) logits or (B, Ta, 28, 28) pixel logits (+ auxiliary char logits);
-        `style` (B, Ta, Z): the handwriting style code of each cell (None: the mean style)."""
+        `style` (B, Ta, Z): the handwriting style code of each cell (None: the mean style). A style
+        for fewer rows than B (training, `drawn`) draws only the first rows; the auxiliary logits
+        cover all B."""
         out = self.drop(out)
         if self.spec.output_kind == "text":
             return self.head(out)
         aux = self.aux_head(out) if self.spec.aux_text else None  # (B, Ta, V)
         if self.spec.style_dim:  # handwriting: draw the character from a style code
-            out = torch.cat([out, self._drawing_instructions(aux, style)], -1)  # (B, Ta, H + V + Z)
+            drawn = len(out) if style is None else len(style)
+            instructions = self._drawing_instructions(aux[:drawn], style)
+            out = torch.cat([out[:drawn], instructions], -1)  # (drawn, Ta, H + V + Z)
         elif aux is not None:
             out = torch.cat([out, torch.softmax(aux, -1)], -1)  # (B, Ta, H + V)
         b, t, h = out.shape
@@ -382,6 +386,7 @@ class ArithModel(nn.Module):
         cell_probs: bool = False,
         with_aux: bool = False,
         chars: torch.Tensor | None = None,
+        drawn: int | None = None,
     ) -> Any:
         """Teacher-forced logits for `target` (greedy decoding without one); `cell_probs` as in
         `predict`; `with_aux` also returns the image head's auxiliary character logits.
@@ -390,11 +395,13 @@ class ArithModel(nn.Module):
         `with_aux`): each cell is drawn from its true character and a style code sampled from the
         posterior of its target cell, and the result is (pixel logits, aux logits, the KL of those
         posteriors to the prior), the loss terms of a conditional VAE (or, with no KL weight, of a
-        conditional autoencoder)."""
+        conditional autoencoder). `drawn`: draw (and encode the style of) the answers of only the
+        first `drawn` queries, a cheaper step; the auxiliary logits still cover every query."""
         embedded = self.embed_cell_features(query) if cell_probs else self.embed_query(query)
         style = kl = None
         if self.spec.style_dim and target is not None and with_aux and chars is not None:
-            mean, log_var = self.style_encoder(target, chars)  # (B, Ta, Z) each
+            chars = chars[:drawn]
+            mean, log_var = self.style_encoder(target[:drawn], chars)  # (drawn, Ta, Z) each
             code = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
             one_hot = torch.nn.functional.one_hot(chars, self.spec.vocab_size).to(code.dtype)
             style = torch.cat([one_hot, code], -1)

@@ -62,6 +62,7 @@ LEGACY_CONFIG = {
     "style_adv": 0.0,  # handwriting runs from before the critic trained without one
     "reading": "soft",  # image-query runs from before hard reading fed the reader's probabilities
     "typical_writers": 1.0,  # handwriting runs drew new writers from their whole bank
+    "drawn_queries": 0,  # handwriting runs drew the answers of every query in training
 }
 
 

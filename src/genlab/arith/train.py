@@ -146,7 +146,13 @@ class Batches:
     def logits(self, x: tuple[str, torch.Tensor], y: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         kind, value = x
         chars = tokens if self.out_image else None
-        return self.net(value, y, cell_probs=kind == "features", with_aux=self.out_image, chars=chars)
+        drawn = None
+        if self.model.spec.style_dim and self.config.drawn_queries:
+            # drawn_queries of every batch_size: a process's shard and a short last batch draw their share
+            drawn = math.ceil(self.config.drawn_queries * len(tokens) / self.config.batch_size)
+        return self.net(
+            value, y, cell_probs=kind == "features", with_aux=self.out_image, chars=chars, drawn=drawn
+        )
 
 
 AUX_WEIGHT = 0.1
@@ -164,7 +170,7 @@ def loss_fn(
     for handwriting answers the style codes' KL to their prior, times `kl_weight`)."""
     if out_image:
         pixels, aux, *kl = logits if isinstance(logits, tuple) else (logits, None)
-        loss = F.binary_cross_entropy_with_logits(pixels, y)
+        loss = F.binary_cross_entropy_with_logits(pixels, y[: len(pixels)])
         if aux is not None and tokens is not None:
             # a handwriting head is told the true character in training, so the arithmetic is learnt
             # from the character loss alone
@@ -179,9 +185,9 @@ def loss_fn(
 # the critic's learning rate, as a share of the model's (a critic at the handwriting head's peak rate
 # of 1e-2 swings between calling everything real and everything fake)
 CRITIC_LR_SCALE = 0.1
-# the critic judges the answers of this many queries of each batch (the first: batches are shuffled),
-# as judging every cell would double the cost of a step
-CRITIC_QUERIES = 64
+# the critic judges the answers of this many queries of each batch (the first, which are among those
+# drawn: batches are shuffled), as judging every cell would double the cost of a step
+CRITIC_QUERIES = 32
 
 
 def adversarial_loss(
@@ -199,8 +205,8 @@ def adversarial_loss(
     what it calls real. `critic_net` is what the step calls for the critic's own loss (a DDP
     wrapper around `critic`; None: the critic)."""
     pixels = logits[0] if isinstance(logits, tuple) else logits
-    drawn = torch.sigmoid(pixels[:CRITIC_QUERIES])
-    real, chars = real[:CRITIC_QUERIES], chars[:CRITIC_QUERIES]
+    drawn = torch.sigmoid(pixels[:CRITIC_QUERIES])  # fewer where the step drew fewer
+    real, chars = real[: len(drawn)], chars[: len(drawn)]
     frozen = {name: p.detach() for name, p in critic.named_parameters()}
     fooled = F.softplus(-torch.func.functional_call(critic, frozen, (drawn, chars))).mean()
     judge = critic if critic_net is None else critic_net
