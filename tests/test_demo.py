@@ -1,5 +1,6 @@
 """`genlab demo --quick` end to end: every part trains for seconds and lands in one report."""
 
+import json
 import re
 
 from typer.testing import CliRunner
@@ -63,8 +64,24 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     assert "answers in varied handwriting: FID" in html and esc(FIGURE_CAPTIONS["answer_styles"]) in captions
     assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched when opened
 
+    first = json.loads((out / "demo-times.json").read_text())["runs"]
+    assert len(first) == 1 and set(first[0]["parts"]) == {
+        "Generative image models",
+        "Sequence-to-sequence arithmetic",
+    }
+    assert "sum over the" not in html
+
     again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
     assert again.exit_code == 0, again.output  # a second run reuses the finished runs
+    # its times add to the first run's: the report says what built each part, not what the rerun reread
+    runs = json.loads((out / "demo-times.json").read_text())["runs"]
+    assert len(runs) == 2 and runs[0] == first[0]
+    html = report.read_text()
+    assert "the sum over the 2 runs of genlab demo" in html
+    for part in runs[0]["parts"]:
+        total = runs[0]["parts"][part] + runs[1]["parts"][part]
+        shown = re.search(rf"time: {part}</td><td[^>]*>([0-9]+) s<", html)
+        assert shown and abs(int(shown.group(1)) - total) <= 1
 
 
 def test_full_demo_report_says_how_short_its_arithmetic_training_was():

@@ -11,6 +11,7 @@ Rerunning is cheap: finished runs are kept and interrupted ones resumed, so a se
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from genlab.arith.error_analysis import analyze_errors
 from genlab.arith.model import ARCHS
 from genlab.arith.sweep import run_sweep, sweep_cell_name
 from genlab.core.device import device_name, pick_device
+from genlab.core.paths import atomic_write_json
 from genlab.core.progress import say
 from genlab.core.rundir import RunDir
 from genlab.images.conditional import attribute_morph, conditional_grid, evaluate_conditional
@@ -263,12 +265,55 @@ def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _timed(timings: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
-    try:
-        return work()
-    finally:
-        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+class DemoTimes:
+    """How long each part of the demo took, kept in `path` across every `genlab demo` into one folder.
+
+    A second run reuses the finished runs and adds only what is new (the diffusion model of
+    `--diffusion`, a model that was interrupted), so the time that built a part is the sum over the
+    runs; the last run alone would say the arithmetic took seconds when it only reread its models."""
+
+    def __init__(self, path: Path, plan: str, device: str) -> None:
+        self.path = path
+        self.runs: list[dict[str, Any]] = []
+        if path.exists():
+            try:
+                self.runs = list(json.loads(path.read_text())["runs"])
+            except (OSError, ValueError, KeyError, TypeError):
+                say(f"warning: {path} is not a record of demo times; starting a new one")
+        started = time.strftime("%Y-%m-%d %H:%M")
+        self.current: dict[str, Any] = {"started": started, "plan": plan, "device": device, "parts": {}}
+        self.runs.append(self.current)
+
+    def timed(self, name: str, work: Callable[[], Any]) -> Any:
+        """Run `work`, adding its time to part `name` of this run, saved even when it fails."""
+        start = time.perf_counter()
+        try:
+            return work()
+        finally:
+            parts = self.current["parts"]
+            parts[name] = round(parts.get(name, 0.0) + time.perf_counter() - start, 1)
+            atomic_write_json(self.path, {"runs": self.runs})
+
+    def totals(self) -> dict[str, float]:
+        """Each part's seconds, summed over every run into this folder."""
+        totals: dict[str, float] = {}
+        for run in self.runs:
+            for name, sec in run["parts"].items():
+                totals[name] = round(totals.get(name, 0.0) + sec, 1)
+        return totals
+
+    def note(self) -> str | None:
+        """Where the times come from, when more than one run built the folder."""
+        if len(self.runs) < 2:
+            return None
+        runs = "; ".join(
+            f"{r['started']}: " + ", ".join(f"{name} {sec:.0f} s" for name, sec in r["parts"].items())
+            for r in self.runs
+        )
+        return (
+            f"Times: each part's time is the sum over the {len(self.runs)} runs of genlab demo that built "
+            f"this folder (a later run trains only what is new and reuses the rest): {runs}."
+        )
 
 
 def _image_run(plan: DemoPlan, model: str, path: Path, condition: str = "none") -> RunDir:
@@ -452,20 +497,22 @@ def run_demo(
     plan = DemoPlan.for_device(device, quick, diffusion, seed, full)
     say(f"demo: {plan.name}, seed {plan.seed}, on {device_name(device)}")
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    paths = _timed(timings, GENERATIVE, lambda: generative_part(plan, out))
-    paths += _timed(timings, ARITHMETIC, lambda: arithmetic_part(plan, out))
+    times = DemoTimes(out / (plan.folder_name("demo-times") + ".json"), plan.name, device_name(device))
+    paths = times.timed(GENERATIVE, lambda: generative_part(plan, out))
+    paths += times.timed(ARITHMETIC, lambda: arithmetic_part(plan, out))
     notes = [f"Plan: {plan.name}, run on {device_name(device)}."]
     notes += (
         ["Quick mode: every model trained for seconds; the figures show the pipeline, not the quality."]
         if quick
         else budget_notes(plan)
     )
+    if note := times.note():
+        notes.append(note)
     return build_report(
         paths,
         out / plan.report_name(),
         title="genlab demo" + (" (quick)" if quick else ""),
         seeds=[plan.seed],
-        timings={name: round(sec, 1) for name, sec in timings.items()},
+        timings=times.totals(),
         notes=notes,
     )
