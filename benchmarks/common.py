@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,19 @@ def _update_results_md(name: str, section: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS_MD.write_text(text)
+
+
+def merge_rows(
+    name: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], order: list[Any]
+) -> list[dict[str, Any]]:
+    """This run's rows, and the last run's rows (results/NAME.json) whose `key` this run did not
+    measure (--only), sorted by where their key stands in `order`; every row carries the day it was
+    measured."""
+    today = time.strftime("%Y-%m-%d")
+    rows = [{**r, "measured": r.get("measured", today)} for r in rows]
+    path = RESULTS_DIR / f"{name}.json"
+    previous = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    day = str(previous.get("machine", {}).get("date", ""))[:10]
+    fresh = {key(r) for r in rows}
+    kept = [{"measured": day, **r} for r in previous["rows"] if key(r) not in fresh]
+    return sorted(kept + rows, key=lambda r: order.index(key(r)) if key(r) in order else len(order))

@@ -17,14 +17,13 @@ punks, FID no worse than the unconditional model's.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HERE, RESULTS_DIR, trained_as, write_results
+from benchmarks.common import HERE, merge_rows, trained_as, write_results
 
 RUNS = HERE.parent / "runs" / "bench-conditional"
 PLAIN = HERE.parent / "runs" / "bench-images"
@@ -124,7 +123,8 @@ def main() -> None:
             row["per-type FID cond./uncond."] = "; ".join(pairs) or "-"
         row["eval s"] = round(time.perf_counter() - start, 1)
         rows.append(row)
-    rows = merge_with_previous(rows)
+    order = [(data, model.upper()) for data, _, model in CASES]
+    rows = merge_rows("conditional", rows, lambda r: (r["data"], r["model"]), order)
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
@@ -153,24 +153,6 @@ def main() -> None:
         columns,
         notes=notes,
         command=" ".join([".venv/bin/python -m benchmarks.conditional", *sys.argv[1:]]),
-    )
-
-
-def merge_with_previous(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """This run's rows, and the last run's rows of the cases this one did not measure (--only),
-    each in CASES order; every row carries the day it was measured."""
-    today = time.strftime("%Y-%m-%d")
-    for row in rows:
-        row["measured"] = today
-    path = RESULTS_DIR / "conditional.json"
-    previous = json.loads(path.read_text()) if path.exists() else {"rows": []}
-    old = [{"measured": str(previous.get("machine", {}).get("date", ""))[:10], **r} for r in previous["rows"]]
-    fresh = {(r["data"], r["model"]) for r in rows}
-    kept = [r for r in old if (r["data"], r["model"]) not in fresh]
-    order = [(data, model.upper()) for data, _, model in CASES]
-    return sorted(
-        kept + rows,
-        key=lambda r: order.index((r["data"], r["model"])) if (r["data"], r["model"]) in order else 99,
     )
 
 

@@ -1,7 +1,7 @@
 """Sample quality of the default CAE, VAE, GAN and diffusion model on CryptoPunks, in genlab's punks
 feature space, beside the real-vs-real noise floor.
 
-    .venv/bin/python -m benchmarks.image_quality [--runs DIR] [--n 10000]
+    .venv/bin/python -m benchmarks.image_quality [--runs DIR] [--n 10000] [--only gan]
 
 Uses the default runs that benchmarks/images.py trained (runs/bench-images/MODEL) or `genlab demo`
 trained (runs/demo/images-MODEL) when they exist and were trained with this genlab's defaults, or
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HERE, trained_as, write_results
+from benchmarks.common import HERE, merge_rows, trained_as, write_results
 
 MODELS = ("cae", "vae", "gan", "diffusion")
 DEFAULT_RUNS = HERE.parent / "runs" / "bench-images"
@@ -55,7 +55,15 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=Path, action="append", help="folder holding images-MODEL runs")
     parser.add_argument("--n", type=int, default=10000, help="generated images (capped at half the data)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma list of models (e.g. gan) to re-measure; the other rows are kept from the last run",
+    )
     args = parser.parse_args()
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    if unknown := sorted(set(only) - set(MODELS)):
+        parser.error(f"--only {','.join(unknown)}: use models among {', '.join(MODELS)}")
 
     from genlab.images.evaluate import evaluate_run
     from genlab.images.features import get_extractor
@@ -65,7 +73,7 @@ def main() -> None:
     extractor = get_extractor("punks")  # trains the attribute classifier on first use
     classifier_seconds = time.perf_counter() - start
     rows: list[dict[str, Any]] = []
-    for model in MODELS:
+    for model in [m for m in MODELS if not only or m in only]:
         path, origin = find_or_train(model, folders)
         start = time.perf_counter()
         record = evaluate_run(path, extractor, n=args.n)
@@ -98,9 +106,11 @@ def main() -> None:
         "and against the same reference half as the model; a model can at best reach it. KID s.e. from 10 "
         "disjoint blocks. Precision/recall: k=3 nearest-neighbour manifolds. attr. |diff| = mean over the "
         "92 attributes (+ 'any hat') of |frequency in generated - frequency in real|, both as predicted by "
-        "the classifier. PSNR: reconstruction of the run's held-out punks (CAE/VAE)."
+        "the classifier. PSNR: reconstruction of the run's held-out punks (CAE/VAE). measured: the day of "
+        "the row (a run with --only keeps the other models' rows from the run before)."
     )
-    columns = list(rows[0])
+    rows = merge_rows("image_quality", rows, lambda r: r["model"], [m.upper() for m in MODELS])
+    columns = ["measured", *[c for c in rows[-1] if c != "measured"]]
     write_results(
         "image_quality",
         "Image model quality (CryptoPunks, punks features)",

@@ -462,3 +462,13 @@ def test_the_auxiliary_classifier_needs_a_conditional_gan():
     assert tiny("vae", "mnist").resolved().aux_weight == 0.0
     stored = {"model": "gan", "data": "mnist", "condition": "labels", "aux_weight": 0.0}
     assert ImageTrainConfig.from_dict(stored).aux_weight == 0.0  # off stays off, not "chosen for you"
+
+
+def test_the_gan_loss_is_hinge_unless_conditional_and_a_bad_one_is_named():
+    assert tiny("gan", "mnist", condition="none").resolved().gan_loss == "hinge"
+    assert tiny("gan", "mnist").resolved().gan_loss == "bce"  # what the auxiliary classifier was tuned on
+    assert tiny("gan", "mnist", condition="none", gan_loss="bce").resolved().gan_loss == "bce"
+    with pytest.raises(GenlabError, match="--gan-loss wasserstein: use one of hinge, bce"):
+        tiny("gan", "mnist", gan_loss="wasserstein").resolved()
+    stored = {"model": "gan", "data": "mnist", "condition": "none", "gan_loss": "bce"}
+    assert ImageTrainConfig.from_dict(stored).resolved().gan_loss == "bce"  # older runs keep theirs

@@ -657,7 +657,7 @@ def _fit_run(
         )
         raise GenlabError(
             f"training diverged: {exc}; {kept}. "
-            "Lower --lr (or use --gan-loss hinge / --spectral for a GAN) and retrain or --resume"
+            "Lower --lr (for a GAN, or add --spectral) and retrain or --resume"
         ) from None
     if ranks.is_main:
         _write_curves(run)
