@@ -71,8 +71,12 @@ def test_quick_demo_writes_a_complete_report(tmp_path):
     }
     assert "sum over the" not in html
 
+    # the demo's own figures (losses.png is the training's, rewritten when a finished run is resumed)
+    figures = [f for f in sorted(out.glob("images-*/figures/*.png")) if f.name != "losses.png"]
+    drawn = {f: f.stat().st_mtime_ns for f in figures}
     again = CliRunner().invoke(app, ["--quiet", "demo", "--quick", "--out", str(out)])
     assert again.exit_code == 0, again.output  # a second run reuses the finished runs
+    assert len(figures) >= 10 and {f: f.stat().st_mtime_ns for f in figures} == drawn  # and their figures
     # its times add to the first run's: the report says what built each part, not what the rerun reread
     runs = json.loads((out / "demo-times.json").read_text())["runs"]
     assert len(runs) == 2 and runs[0] == first[0]

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -335,22 +336,47 @@ def generative_part(plan: DemoPlan, out: Path) -> list[Path]:
         path = out / plan.folder_name(f"images-{model}")
         say(f"== {model.upper()} on {plan.image_data}")
         run = _image_run(plan, model, path)
-        sample_grid(run, n=64, seed=plan.seed)
-        inverts = model == "diffusion"
-        if model != "gan":
-            reconstruction_figure(run, scored=plan.diffusion_inversions if inverts else None)
-        for mode in ("linear", "slerp"):
-            interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
-        map_n = min(plan.latent_map_n, plan.diffusion_inversions) if inverts else plan.latent_map_n
-        latent_map_figure(run, n=map_n, seed=plan.seed)
-        progress_figure(run)
-        if model == "diffusion":
-            denoise_figure(run, n=4, seed=plan.seed)
+        _draw_once(plan, run, partial(_image_figures, plan, run, model))
         _evaluate_once(plan, run)
         runs.append(run.path)
     for model in plan.conditional_models:
         runs.append(conditional_run(plan, out, model, baseline=out / plan.folder_name(f"images-{model}")))
     return runs
+
+
+def _image_figures(plan: DemoPlan, run: RunDir, model: str) -> None:
+    sample_grid(run, n=64, seed=plan.seed)
+    inverts = model == "diffusion"
+    if model != "gan":
+        reconstruction_figure(run, scored=plan.diffusion_inversions if inverts else None)
+    for mode in ("linear", "slerp"):
+        interpolation_figure(run, pairs=6, steps=10, mode=mode, seed=plan.seed)
+    map_n = min(plan.latent_map_n, plan.diffusion_inversions) if inverts else plan.latent_map_n
+    latent_map_figure(run, n=map_n, seed=plan.seed)
+    progress_figure(run)
+    if model == "diffusion":
+        denoise_figure(run, n=4, seed=plan.seed)
+
+
+def _draw_once(plan: DemoPlan, run: RunDir, draw: Callable[[], None]) -> None:
+    """Draw a run's figures unless this plan already drew them from the same weights, so that a second
+    `genlab demo` only rebuilds the report (figures/demo-figures.json records what they were drawn from)."""
+    record = run.figures_dir / "demo-figures.json"
+    weights = run.weights_path()
+    drawn_from = {
+        "weights_modified_ns": weights.stat().st_mtime_ns if weights.exists() else None,
+        "seed": plan.seed,
+        "latent_map_n": plan.latent_map_n,
+        "diffusion_inversions": plan.diffusion_inversions,
+        "requests": list(plan.requests),
+    }
+    try:
+        if json.loads(record.read_text()) == drawn_from:
+            return
+    except (OSError, ValueError):
+        pass
+    draw()
+    atomic_write_json(record, drawn_from)
 
 
 def _evaluate_once(plan: DemoPlan, run: RunDir) -> None:
@@ -365,10 +391,14 @@ def conditional_run(plan: DemoPlan, out: Path, model: str, baseline: Path) -> Pa
     path = out / plan.folder_name(f"images-{model}-{plan.condition}")
     say(f"== {model.upper()} on {plan.image_data}, asked for {plan.condition}")
     run = _image_run(plan, model, path, condition=plan.condition)
-    sample_grid(run, n=64, seed=plan.seed)
-    conditional_grid(run, list(plan.requests), n=8, seed=plan.seed)
-    attribute_morph(run, plan.requests[0], plan.requests[-1], seed=plan.seed)
-    progress_figure(run)
+
+    def figures() -> None:
+        sample_grid(run, n=64, seed=plan.seed)
+        conditional_grid(run, list(plan.requests), n=8, seed=plan.seed)
+        attribute_morph(run, plan.requests[0], plan.requests[-1], seed=plan.seed)
+        progress_figure(run)
+
+    _draw_once(plan, run, figures)
     if not (run.path / "eval_conditional.json").exists():
         reader = punks_extractor(config=plan.reader_config) if plan.reader_config else None
         evaluate_conditional(
