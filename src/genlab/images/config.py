@@ -87,10 +87,10 @@ CONDITIONAL_VAE_TEMPERATURE = 0.8
 # A conditional GAN's auxiliary classifier: punks accessories drawn more often as asked and a lower
 # FID, zombies and apes a little less often; README (Conditional models) has the measurements
 CONDITIONAL_GAN_AUX_WEIGHT = 0.3
-GAN_LOSSES = ("hinge", "bce")
 # The hinge loss trains the unconditional GAN to a lower and steadier FID from seed to seed; the
 # conditional GAN, tuned with its auxiliary classifier on bce, showed asked-for accessories less often
 # with it. README (Image models, "GAN loss") has the measurements
+GAN_LOSSES = ("hinge", "bce")
 # options whose 0 is a setting (a weight that is off, the middle noise level), not the "chosen for you"
 # that 0 meant before None did
 ZERO_IS_A_SETTING = ("beta", "aux_weight", "noise_centre")
