@@ -400,7 +400,7 @@ def conditional_run(plan: DemoPlan, out: Path, model: str, baseline: Path) -> Pa
 
     _draw_once(plan, run, figures)
     if not (run.path / "eval_conditional.json").exists():
-        reader = punks_extractor(config=plan.reader_config) if plan.reader_config else None
+        reader = punks_extractor(config=plan.reader_config, with_reader=True) if plan.reader_config else None
         evaluate_conditional(
             run,
             n=plan.conditional_eval_n,

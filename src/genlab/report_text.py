@@ -128,9 +128,11 @@ is off. The heatmaps show the error rate over every pair of operands.</p>
 CONDITIONAL_INTRO = """
 <p>A conditional model is told what to draw: a digit, or a punk's type and accessories. To check
 that it drew what was asked, every image is read back by genlab's own classifier (the digit
-classifier, or the punks attribute classifier), and the same classifier reads real images of the
-same request: that is the ceiling, because the classifier itself makes mistakes, most on the rare
-types. A 32x32 punk is read at its own 24x24 pixels (one pixel of each block that enlarging the
+classifier, or the punks reader: the punks attribute classifier trained a few epochs further at
+the punks' own pixels, with the rare types shown more often), and the same classifier reads real
+images of the same request: that is the ceiling, because the classifier itself makes mistakes. The
+punks reader is separate so that the feature space every punks FID is measured in stays the same.
+A 32x32 punk is read at its own 24x24 pixels (one pixel of each block that enlarging the
 punks copied), not blurred down to them. Each class or type is asked for equally often, so the rare
 ones (the 9 aliens of 10,000 punks) are measured as carefully as the common ones; training also
 draws them more often than the data has them (<code>--condition-balance</code>). FID per class

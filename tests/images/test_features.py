@@ -23,9 +23,12 @@ from genlab.images.features import (
 )
 from genlab.images.punks_classifier import (
     PunksClassifierConfig,
+    PunksReaderConfig,
     PunksTrainConfig,
     heldout_scores,
     load_punks_classifier,
+    load_punks_reader,
+    type_and_accessory_scores,
 )
 
 TINY_PUNKS = PunksTrainConfig(epochs=1, limit=600, model=PunksClassifierConfig(width=8, feature_dim=32))
@@ -201,6 +204,51 @@ def test_punks_enlarged_by_the_loader_are_read_at_their_own_pixels(size):
         assert not torch.allclose(read, blurred, atol=1e-3)
     # the FID features keep the antialiased resize
     assert torch.allclose(extractor(enlarged), extractor(resize(enlarged, 24, 3)), atol=1e-6)
+
+
+def test_type_and_accessory_scores_read_types_by_the_likeliest_and_count_worn_accessories():
+    names = ["alien", "ape", "zombie", "female", "male", "cap", "mole", "rare"]
+    labels = torch.zeros(10, 8)
+    labels[:6, 4] = 1  # six males
+    labels[6:, 2] = 1  # four zombies
+    labels[:5, 5] = 1  # five caps
+    labels[5:, 6] = 1  # five moles
+    probs = labels.clone()
+    probs[6, 2], probs[6, 4] = 0.4, 0.3  # a zombie read with low confidence: still its likeliest type
+    probs[7, 2], probs[7, 1] = 0.2, 0.6  # a zombie read as an ape
+    probs[0, 5] = 0.1  # one cap missed
+    scores = type_and_accessory_scores(probs, labels, names, min_frequency=0.2)
+    assert scores["type_read_back"] == {"zombie": 0.75, "male": 1.0}  # types nobody has are left out
+    assert scores["accessory_read_back_mean"] == pytest.approx((4 / 5 + 1) / 2)
+    assert scores["accessories_at_90"] == 1 and scores["accessories_counted"] == 2  # "rare" under 20%
+
+
+def test_the_punks_reader_is_trained_from_the_classifier_cached_and_reads_for_the_extractor(monkeypatch):
+    reader_config = PunksReaderConfig(base=TINY_PUNKS)  # as `with_reader` trains it
+    model, info = load_punks_reader(reader_config)
+    base, _ = load_punks_classifier(TINY_PUNKS)
+    assert any(not torch.equal(v, base.state_dict()[k]) for k, v in model.state_dict().items())
+    assert info["n_train"] + info["n_heldout"] == 600 and 0.5 < info["mean_accuracy"] <= 1.0
+    assert set(info["type_read_back"]) <= {"male", "female", "zombie", "ape", "alien"}
+    assert {"mean_accuracy", "type_read_back"} <= set(info["base"])
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again instead of loading the cache")
+
+    monkeypatch.setattr(punks_module, "train_punks_reader", no_training)
+    again, _ = load_punks_reader(reader_config)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+
+    plain = punks_extractor(config=TINY_PUNKS)
+    extractor = punks_extractor(config=TINY_PUNKS, with_reader=True)
+    assert "punks reader" in extractor.description and "reader" in extractor.info
+    images = torch.rand(5, 3, 32, 32)
+    assert torch.equal(extractor(images), plain(images))  # the same feature space
+    native = punks_at_native_size(images)
+    with torch.inference_mode():
+        by_reader, by_base = torch.sigmoid(model(native)), torch.sigmoid(base(native))
+    assert torch.allclose(extractor.read(images, extractor(images)), by_reader, atol=1e-5)
+    assert torch.allclose(plain.read(images), by_base, atol=1e-5)
 
 
 def test_digits_use_the_glyph_classifier():

@@ -36,7 +36,7 @@ from genlab.core.paths import atomic_write_json
 from genlab.core.progress import say
 from genlab.core.rundir import RunDir
 from genlab.images.conditions import ConditionSpace, seen_in
-from genlab.images.features import FeatureExtractor, get_extractor
+from genlab.images.features import FeatureExtractor, get_extractor, punks_extractor
 from genlab.images.figures import temperature_suffix
 from genlab.images.metrics import fid
 from genlab.images.plots import plot_conditional, plot_interpolations
@@ -241,9 +241,10 @@ def _guided(cfg: Any, guidance: float | None, model: Any) -> str:
 
 
 def reader_for(cfg: Any, device: torch.device) -> FeatureExtractor:
-    """The classifier that reads a run's conditions back: punks attributes, or MNIST digits."""
+    """The classifier that reads a run's conditions back: punks attributes (the punks reader), or
+    MNIST digits."""
     if cfg.condition == "attributes" and cfg.data == "punks":
-        return get_extractor("punks", device=device)
+        return punks_extractor(device, with_reader=True)
     if cfg.condition == "labels" and cfg.data == "mnist":
         return get_extractor("digits", device=device)
     raise GenlabError(

@@ -33,7 +33,12 @@ from genlab.core.progress import progress
 from genlab.images.data import pixel_art_source_index
 from genlab.images.inception import InceptionV3Features, is_fid_state_dict
 from genlab.images.punks_classifier import IMAGE_SIZE as PUNKS_SIZE
-from genlab.images.punks_classifier import load_punks_classifier
+from genlab.images.punks_classifier import (
+    PunksReaderConfig,
+    PunksTrainConfig,
+    load_punks_classifier,
+    load_punks_reader,
+)
 
 FEATURE_SPACES = ("punks", "digits", "inception", "pixels")
 INCEPTION_ENV = "GENLAB_INCEPTION"
@@ -90,6 +95,8 @@ class FeatureExtractor:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     # what `read` does to a batch before the usual resize (None: nothing)
     prepare_for_reading: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # a classifier of its own that `read` uses, images prepared and resized -> probabilities (B, A)
+    reader: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def _batched(
         self,
@@ -114,12 +121,13 @@ class FeatureExtractor:
     def read(
         self, images: torch.Tensor | np.ndarray, features: torch.Tensor | None = None, batch_size: int = 500
     ) -> torch.Tensor:
-        """Attribute probabilities (N, A) of images: what the classifier reads in them, from the
-        images prepared for reading (`prepare_for_reading`), which the features for FID are not.
-        `features`, this extractor's of the same images, are read directly where nothing is prepared."""
+        """Attribute probabilities (N, A) of images: what the classifier (or the `reader`, where there
+        is one) reads in them, from the images prepared for reading (`prepare_for_reading`), which the
+        features for FID are not. `features`, this extractor's of the same images, are read directly
+        where nothing is prepared and there is no reader of its own."""
         if self.classify is None:
             raise GenlabError(f"the {self.name} feature space has no attribute classifier")
-        if features is not None and self.prepare_for_reading is None:
+        if features is not None and self.prepare_for_reading is None and self.reader is None:
             return self.attributes_from_features(features)
         classify = self.classify
 
@@ -127,7 +135,8 @@ class FeatureExtractor:
             return classify(self.embed(x).flatten(1))
 
         prepare = self.prepare_for_reading
-        return self._batched(probabilities, images, batch_size, f"reading {self.name}", prepare)
+        read = self.reader or probabilities
+        return self._batched(read, images, batch_size, f"reading {self.name}", prepare)
 
     def attributes_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Attribute probabilities (N, A) from features (N, D) this extractor produced."""
@@ -156,18 +165,38 @@ def pixels_extractor(size: int = PIXELS_SIZE) -> FeatureExtractor:
     )
 
 
-def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> FeatureExtractor:
-    """The CryptoPunks attribute classifier genlab trains once and caches; its penultimate layer."""
+def punks_extractor(
+    device: str | torch.device = "cpu", config: PunksTrainConfig | None = None, with_reader: bool = False
+) -> FeatureExtractor:
+    """The CryptoPunks attribute classifier genlab trains once and caches; its penultimate layer.
+
+    `with_reader`: `read` asks the punks reader (trained further from this classifier, for reading
+    conditional models' draws back), not the classifier itself; features and FID stay the same."""
 
     model, info = load_punks_classifier(config)
     model = model.to(device).eval()
     scale = 1.0 / max(info["feature_rms"], 1e-12)
+    description = (
+        f"CryptoPunks attribute classifier trained by genlab (held-out mean attribute accuracy "
+        f"{info['mean_accuracy']:.4f}, macro F1 {info['macro_f1']:.3f})"
+    )
+    reader = None
+    if with_reader:
+        reader_model, reader_info = load_punks_reader(PunksReaderConfig(base=config or PunksTrainConfig()))
+        reader_model = reader_model.to(device).eval()
+        description += (
+            "; read by the punks reader (held-out mean attribute accuracy "
+            f"{reader_info['mean_accuracy']:.4f}, accessories worn read in "
+            f"{reader_info['accessory_read_back_mean']:.1%})"
+        )
+        info = {**info, "reader": {k: v for k, v in reader_info.items() if k != "attributes"}}
+
+        def reader(x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(reader_model(x))
+
     return FeatureExtractor(
         name="punks",
-        description=(
-            f"CryptoPunks attribute classifier trained by genlab (held-out mean attribute accuracy "
-            f"{info['mean_accuracy']:.4f}, macro F1 {info['macro_f1']:.3f})"
-        ),
+        description=description,
         size=PUNKS_SIZE,
         channels=3,
         embed=lambda x: model.features(x) * scale,
@@ -176,6 +205,7 @@ def punks_extractor(device: str | torch.device = "cpu", config: Any = None) -> F
         attributes=list(info["attributes"]),
         device=torch.device(device),
         prepare_for_reading=punks_at_native_size,
+        reader=reader,
     )
 
 
